@@ -1,0 +1,1 @@
+"""Explainability tables arrive with the SHAP issue."""

@@ -1,0 +1,167 @@
+"""Reads that are more than ``.get()``: every queryset here is already cut to what the user may
+see. Access helpers fetch and authorize in one step: 404 when the user may not see the object,
+403 when they may see it but not act.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+
+from releases.models import (
+    AuditEvent,
+    Membership,
+    ModelVersion,
+    RegisteredModel,
+    Role,
+    Team,
+)
+from webapp.errors import Forbidden, NotFound
+
+AnyUser = User | AnonymousUser
+Action = Literal["view", "upload", "edit", "review", "label", "admin"]
+
+# Which team roles allow an action; admins may do everything everywhere.
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "view": frozenset(Role.values),
+    "upload": frozenset({Role.DATA_SCIENTIST}),
+    "edit": frozenset({Role.DATA_SCIENTIST}),
+    "review": frozenset({Role.REVIEWER}),
+    "label": frozenset({Role.LABELER}),
+    "admin": frozenset(),
+}
+
+
+def user_is_admin(*, user: AnyUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    cached = getattr(user, "_modelgate_is_admin", None)
+    if cached is None:
+        cached = Membership.objects.filter(user_id=user.pk, role=Role.ADMIN).exists()
+        user._modelgate_is_admin = cached  # type: ignore[union-attr,attr-defined]
+    return bool(cached)
+
+
+def roles_by_team(*, user: AnyUser) -> dict[int, set[str]]:
+    """team id -> the user's roles in it (one query, cached on the user object)."""
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_modelgate_roles", None)
+    if cached is None:
+        cached = {}
+        memberships = Membership.objects.filter(user_id=user.pk)
+        for team_id, role in memberships.values_list("team_id", "role"):
+            cached.setdefault(team_id, set()).add(role)
+        user._modelgate_roles = cached  # type: ignore[union-attr,attr-defined]
+    return cached
+
+
+def user_roles(*, user: AnyUser) -> set[str]:
+    roles: set[str] = set()
+    for team_roles in roles_by_team(user=user).values():
+        roles |= team_roles
+    if user_is_admin(user=user):
+        roles.add(Role.ADMIN)
+    return roles
+
+
+def user_can(*, user: AnyUser, team_id: int, action: str) -> bool:
+    if user_is_admin(user=user):
+        return True
+    return bool(roles_by_team(user=user).get(team_id, set()) & ACTION_ROLES[action])
+
+
+def teams_for_user(*, user: AnyUser, action: str = "view") -> QuerySet[Team]:
+    if user_is_admin(user=user):
+        return Team.objects.all()
+    team_ids = [t for t, roles in roles_by_team(user=user).items() if roles & ACTION_ROLES[action]]
+    return Team.objects.filter(id__in=team_ids)
+
+
+def registered_models_visible(*, user: AnyUser) -> QuerySet[RegisteredModel]:
+    qs = RegisteredModel.objects.select_related("team")
+    if user_is_admin(user=user):
+        return qs
+    return qs.filter(team_id__in=list(roles_by_team(user=user)))
+
+
+def registered_model_list(
+    *,
+    user: AnyUser,
+    search: str = "",
+    team: str = "",
+    status: str = "",
+    tag: str = "",
+) -> QuerySet[RegisteredModel]:
+    """Models the user may see, with the counts the list page shows (no per-row queries)."""
+    qs = registered_models_visible(user=user)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if team:
+        qs = qs.filter(team__name=team)
+    if status:
+        qs = qs.filter(versions__status=status)
+    if tag:
+        qs = qs.filter(versions__tags__name=tag)
+    return (
+        qs.annotate(
+            version_count=Count("versions", distinct=True),
+            latest_version=Max("versions__version"),
+        )
+        .distinct()
+        .order_by("name")
+    )
+
+
+def registered_model_get_for_user(
+    *, user: AnyUser, name: str, action: str = "view"
+) -> RegisteredModel:
+    model = registered_models_visible(user=user).filter(name=name).first()
+    if model is None:
+        raise NotFound(f"No model named {name!r} is visible to you.")
+    if not user_can(user=user, team_id=model.team_id, action=action):
+        raise Forbidden(f"Your role in team {model.team.name!r} does not allow '{action}'.")
+    return model
+
+
+def model_versions_for_model(*, registered_model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return (
+        ModelVersion.objects.filter(registered_model=registered_model)
+        .select_related("uploaded_by", "evaluation_dataset", "registered_model__team")
+        .prefetch_related("tags")
+        .order_by("-version")
+    )
+
+
+def model_version_get_for_user(
+    *, user: AnyUser, name: str, version: int, action: str = "view"
+) -> ModelVersion:
+    registered_model = registered_model_get_for_user(user=user, name=name, action="view")
+    mv = model_versions_for_model(registered_model=registered_model).filter(version=version).first()
+    if mv is None:
+        raise NotFound(f"Model {name!r} has no version {version}.")
+    if not user_can(user=user, team_id=registered_model.team_id, action=action):
+        raise Forbidden(
+            f"Your role in team {registered_model.team.name!r} does not allow '{action}'."
+        )
+    return mv
+
+
+def audit_events_for_version(*, model_version: ModelVersion) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(model_version=model_version).select_related("actor")
+
+
+def audit_events_for_model(*, registered_model: RegisteredModel) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(registered_model=registered_model).select_related(
+        "actor", "model_version"
+    )
+
+
+def models_with_versions_prefetched(*, user: AnyUser) -> QuerySet[RegisteredModel]:
+    return registered_models_visible(user=user).prefetch_related(
+        Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
+    )

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from releases import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("me/token/", views.my_token, name="my-token"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/new/", views.model_create, name="model-create"),
+    path("models/<str:name>/", views.model_detail, name="model-detail"),
+    path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
+]

@@ -1,0 +1,1 @@
+"""Scoring tables arrive with the serving issue."""
