@@ -4,4 +4,22 @@ from releases import apis
 
 urlpatterns = [
     path("me/", apis.MeApi.as_view(), name="api-me"),
+    path("models/", apis.ModelListApi.as_view(), name="api-model-list"),
+    path("models/<str:name>/", apis.ModelDetailApi.as_view(), name="api-model-detail"),
+    path("models/<str:name>/versions/", apis.VersionListApi.as_view(), name="api-version-list"),
+    path(
+        "models/<str:name>/versions/<int:version>/",
+        apis.VersionDetailApi.as_view(),
+        name="api-version-detail",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/artifact",
+        apis.VersionArtifactApi.as_view(),
+        name="api-version-artifact",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/trust",
+        apis.VersionTrustApi.as_view(),
+        name="api-version-trust",
+    ),
 ]

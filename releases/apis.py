@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releases import selectors
+from releases import selectors, services
+from releases.serializers import (
+    ModelVersionOutput,
+    ModelVersionUploadInput,
+    RegisteredModelInput,
+    RegisteredModelOutput,
+    TrustTypesInput,
+)
+from releases.uploads import REQUEST_OVERHEAD_FACTOR, upload_too_large
+from webapp.errors import PayloadTooLarge
+
+ERROR = OpenApiResponse(
+    response={"type": "object", "properties": {"error": {"type": "string"},
+                                               "detail": {"type": "string"}}},
+    description="What went wrong and what to fix.",
+)  # fmt: skip
 
 
 class MeApi(APIView):
@@ -31,3 +51,155 @@ class MeApi(APIView):
             "is_admin": selectors.user_is_admin(user=request.user),
         }
         return Response(self.OutputSerializer(data).data)
+
+
+class ModelListApi(APIView):
+    @extend_schema(
+        summary="List the models of my teams",
+        parameters=[
+            OpenApiParameter("search", str, description="Substring of name or description"),
+            OpenApiParameter("team", str),
+            OpenApiParameter("status", str, description="Has a version with this status"),
+            OpenApiParameter("tag", str, description="Has a version with this tag"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=RegisteredModelOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.registered_model_list(
+            user=request.user,
+            search=request.query_params.get("search", ""),
+            team=request.query_params.get("team", ""),
+            status=request.query_params.get("status", ""),
+            tag=request.query_params.get("tag", ""),
+        ).select_related("evaluation_dataset")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(RegisteredModelOutput(page, many=True).data)
+
+    @extend_schema(
+        summary="Register a model in one of my teams",
+        request=RegisteredModelInput,
+        responses={201: RegisteredModelOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        data = RegisteredModelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.registered_model_create(
+            actor=request.user,
+            name=data.validated_data["name"],
+            team_name=data.validated_data["team"],
+            description=data.validated_data.get("description", ""),
+            model_card=data.validated_data.get("model_card", ""),
+        )
+        return Response(RegisteredModelOutput(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailApi(APIView):
+    @extend_schema(summary="A model", responses={200: RegisteredModelOutput, 404: ERROR})
+    def get(self, request: Request, name: str) -> Response:
+        model = selectors.registered_model_get_for_user(user=request.user, name=name)
+        return Response(RegisteredModelOutput(model).data)
+
+
+class VersionListApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(summary="A model's versions, newest first",
+                   responses={200: ModelVersionOutput(many=True), 404: ERROR})  # fmt: skip
+    def get(self, request: Request, name: str) -> Response:
+        model = selectors.registered_model_get_for_user(user=request.user, name=name)
+        qs = selectors.model_versions_for_model(registered_model=model)
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ModelVersionOutput(page, many=True).data)
+
+    @extend_schema(
+        summary="Upload a new version (multipart)",
+        description="The artifact is checked by content before anything is stored: skops or "
+        "ONNX only; pickle, joblib and cloudpickle are refused (415). Validation then runs in a "
+        "worker; poll the version until its status leaves `pending`/`validating`.",
+        request={"multipart/form-data": ModelVersionUploadInput},
+        responses={201: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR, 413: ERROR,
+                   415: ERROR, 422: ERROR},
+    )  # fmt: skip
+    def post(self, request: Request, name: str) -> Response:
+        from django.conf import settings
+
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.MODELGATE_MAX_UPLOAD_BYTES * REQUEST_OVERHEAD_FACTOR:
+            raise PayloadTooLarge(
+                f"This upload ({declared / 1024**2:.0f} MB) is larger than the "
+                f"{settings.MODELGATE_MAX_UPLOAD_BYTES / 1024**2:.0f} MB limit."
+            )
+        model = selectors.registered_model_get_for_user(
+            user=request.user, name=name, action="upload"
+        )
+        data = ModelVersionUploadInput(data=request.data)
+        too_large = upload_too_large(request)
+        if too_large:
+            raise PayloadTooLarge(too_large, field="artifact")
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        version = services.model_version_upload(
+            actor=request.user,
+            registered_model=model,
+            artifact=v["artifact"],
+            evaluation_data=v.get("evaluation_data"),
+            target=v.get("target", ""),
+            notes=v.get("notes", ""),
+            tags=(v.get("tags") or "").split(","),
+        )
+        version = selectors.model_version_get_for_user(
+            user=request.user, name=name, version=version.version
+        )
+        return Response(ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionDetailApi(APIView):
+    @extend_schema(summary="A version: status, signature, reports",
+                   responses={200: ModelVersionOutput, 404: ERROR})  # fmt: skip
+    def get(self, request: Request, name: str, version: int) -> Response:
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        return Response(ModelVersionOutput(mv).data)
+
+
+class VersionArtifactApi(APIView):
+    @extend_schema(
+        summary="Download the artifact",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERROR},
+    )
+    def get(self, request: Request, name: str, version: int) -> FileResponse:
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        services.audit_record(
+            actor=request.user, action="version.download", model_version=mv,
+            payload={"sha256": mv.sha256},
+        )  # fmt: skip
+        response = FileResponse(
+            default_storage.open(mv.artifact.name, "rb"),
+            as_attachment=True,
+            filename=f"{name}-v{version}.{mv.format}",
+            content_type="application/octet-stream",
+        )
+        response["X-Content-SHA256"] = mv.sha256
+        return response
+
+
+class VersionTrustApi(APIView):
+    @extend_schema(
+        summary="Trust untrusted types for this version only (reviewers)",
+        request=TrustTypesInput,
+        responses={200: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        data = TrustTypesInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        mv = selectors.model_version_get_for_user(
+            user=request.user, name=name, version=version, action="review"
+        )
+        mv = services.model_version_trust_types(
+            actor=request.user, model_version=mv, types=data.validated_data["types"]
+        )
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        return Response(ModelVersionOutput(mv).data)

@@ -17,4 +17,6 @@ class ReleasesConfig(AppConfig):
     verbose_name = "Releases: registry, review, promotion, audit"
 
     def ready(self) -> None:
+        from releases import checks  # noqa: F401 -- registers the system checks
+
         connection_created.connect(_register_sqlite_functions, dispatch_uid="modelgate_sqlite")

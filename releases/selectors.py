@@ -165,3 +165,12 @@ def models_with_versions_prefetched(*, user: AnyUser) -> QuerySet[RegisteredMode
     return registered_models_visible(user=user).prefetch_related(
         Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
     )
+
+
+def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:
+    """The version live traffic gets. Until stages exist (promotion), the newest approved one."""
+    return (
+        ModelVersion.objects.filter(registered_model=registered_model, status="approved")
+        .order_by("-version")
+        .first()
+    )

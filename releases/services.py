@@ -4,15 +4,48 @@ each, and an audit row for every action.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from releases.models import AuditEvent, Membership, ModelVersion, RegisteredModel, Role, Team
+from releases.artifact_store import StoredFile, discard, store_content_addressed
+from releases.models import (
+    ALLOWED_TRANSITIONS,
+    AuditEvent,
+    EvaluationDataset,
+    Membership,
+    ModelVersion,
+    RegisteredModel,
+    Role,
+    Tag,
+    Team,
+    VersionStatus,
+)
 from releases.selectors import user_can
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
+from webapp.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+    UnsafeArtifactRefused,
+    UnsupportedFormat,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def audit_record(
@@ -121,3 +154,348 @@ def registered_model_create(
         payload={"name": name, "description": description},
     )
     return model
+
+
+# --- Model versions --------------------------------------------------------------------------
+
+
+def trusted_type_allowlist() -> frozenset[str]:
+    """The shipped reviewed allowlist plus what an admin configured; never from the file."""
+    from releases.artifact_safety import DEFAULT_TRUSTED_TYPES
+
+    return DEFAULT_TRUSTED_TYPES | settings.MODELGATE_EXTRA_TRUSTED_TYPES
+
+
+def _as_local_file(upload: File) -> tuple[Path, Callable[[], None]]:
+    """A path for the uploaded bytes: Django's temporary upload file, or a temp copy."""
+    if hasattr(upload, "temporary_file_path"):
+        return Path(upload.temporary_file_path()), lambda: None
+    tmp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 -- removed by the cleanup
+    with tmp:
+        upload.seek(0)
+        shutil.copyfileobj(upload, tmp, 1 << 20)
+    return Path(tmp.name), lambda: os.unlink(tmp.name)
+
+
+def _check_artifact(path: Path) -> tuple[str, list[str]]:
+    """Content checks that need no loading: format by content, zip limits, skops type policy.
+    Returns (format, types needing a reviewer's trust). Raises a 4xx DomainError."""
+    from releases.artifact_safety import (
+        SNIFF_BYTES,
+        UnsafeArtifact,
+        check_onnx,
+        check_zip,
+        classify_untrusted,
+        skops_untrusted_types,
+        sniff_format,
+    )
+
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    try:
+        artifact_format = sniff_format(head=head)
+        if artifact_format == "onnx":
+            check_onnx(path=path)
+            return artifact_format, []
+        check_zip(
+            path=path,
+            max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
+            max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
+        )
+        report = classify_untrusted(
+            untrusted=skops_untrusted_types(path=path), trusted=trusted_type_allowlist()
+        )
+    except UnsafeArtifact as exc:
+        error_class = (
+            UnsupportedFormat
+            if exc.code in {"pickle_refused", "unknown_format"}
+            else UnsafeArtifactRefused
+        )
+        raise error_class(exc.message, code=exc.code, field="artifact") from exc
+    if report.forbidden:
+        raise UnsafeArtifactRefused(
+            "This model refers to "
+            + ", ".join(report.forbidden)
+            + ", which can run arbitrary code or touch files, so ModelGate will never load it. "
+            "Rebuild the model without it (for example without a FunctionTransformer wrapping "
+            "that function), save it with skops.io.dump and upload it again.",
+            code="forbidden_type",
+            field="artifact",
+            detail={"forbidden_types": list(report.forbidden)},
+        )
+    return artifact_format, list(report.needs_trust)
+
+
+def _read_evaluation(path: Path, target: str) -> pd.DataFrame:
+    from releases.signature import InvalidEvaluationData, read_evaluation_csv
+
+    try:
+        return read_evaluation_csv(
+            path_or_file=path, target=target, max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS
+        )
+    except InvalidEvaluationData as exc:
+        raise InvalidInput(
+            str(exc), code="invalid_evaluation_data", field="evaluation_data"
+        ) from exc
+
+
+def model_version_upload(
+    *,
+    actor: User,
+    registered_model: RegisteredModel,
+    artifact: File,
+    evaluation_data: File | None = None,
+    target: str = "",
+    notes: str = "",
+    tags: Sequence[str] = (),
+) -> ModelVersion:
+    """Check, store and register a new version; validation then runs in a worker.
+
+    Everything that can refuse the upload runs before anything is written, and a failure after
+    storing removes the stored files again: a refused upload leaves no row and no file.
+    """
+    if not user_can(user=actor, team_id=registered_model.team_id, action="upload"):
+        raise Forbidden(
+            f"Only data scientists of team {registered_model.team.name!r} can upload versions."
+        )
+    if artifact.size is not None and artifact.size > settings.MODELGATE_MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"The model file is larger than the "
+            f"{settings.MODELGATE_MAX_UPLOAD_BYTES / 1024**2:.0f} MB limit.",
+            field="artifact",
+        )
+    if evaluation_data is not None and not target:
+        raise InvalidInput(
+            "Say which column of the evaluation CSV is the target (the 'target' field).",
+            field="target",
+        )
+    clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
+    for tag in clean_tags:
+        if len(tag) > 50:
+            raise InvalidInput(f"Tag {tag[:20]!r}... is longer than 50 characters.", field="tags")
+
+    cleanups: list[Callable[[], None]] = []
+    stored: list[StoredFile] = []
+    try:
+        artifact_path, cleanup = _as_local_file(artifact)
+        cleanups.append(cleanup)
+        artifact_format, needs_trust = _check_artifact(artifact_path)
+        evaluation_frame = None
+        if evaluation_data is not None:
+            evaluation_path, cleanup = _as_local_file(evaluation_data)
+            cleanups.append(cleanup)
+            evaluation_frame = _read_evaluation(evaluation_path, target)
+
+        stored_artifact = store_content_addressed(
+            path=artifact_path, kind="artifacts", extension=artifact_format
+        )
+        stored.append(stored_artifact)
+        stored_evaluation = None
+        if evaluation_data is not None:
+            stored_evaluation = store_content_addressed(
+                path=evaluation_path, kind="datasets", extension="csv"
+            )
+            stored.append(stored_evaluation)
+
+        with transaction.atomic():
+            # The lock serialises version numbering per model.
+            locked = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
+            dataset = locked.evaluation_dataset
+            if stored_evaluation is not None and evaluation_frame is not None:
+                dataset = EvaluationDataset.objects.create(
+                    registered_model=locked,
+                    file=stored_evaluation.name,
+                    original_name=(evaluation_data.name or "")[:255] if evaluation_data else "",
+                    sha256=stored_evaluation.sha256,
+                    size=stored_evaluation.size,
+                    target=target,
+                    n_rows=len(evaluation_frame),
+                    columns=[str(c) for c in evaluation_frame.columns],
+                    created_by=actor,
+                )
+                locked.evaluation_dataset = dataset
+                locked.save(update_fields=["evaluation_dataset", "updated_at"])
+            last = locked.versions.aggregate(m=Max("version"))["m"] or 0
+            version = ModelVersion.objects.create(
+                registered_model=locked,
+                version=last + 1,
+                status=VersionStatus.PENDING,
+                artifact=stored_artifact.name,
+                sha256=stored_artifact.sha256,
+                size=stored_artifact.size,
+                format=artifact_format,
+                untrusted_types=needs_trust,
+                evaluation_dataset=dataset,
+                notes=notes,
+                uploaded_by=actor,
+            )
+            if clean_tags:
+                version.tags.set([Tag.objects.get_or_create(name=t)[0] for t in clean_tags])
+            audit_record(
+                actor=actor,
+                action="version.upload",
+                model_version=version,
+                payload={
+                    "version": version.version,
+                    "sha256": version.sha256,
+                    "size": version.size,
+                    "format": artifact_format,
+                    "untrusted_types": needs_trust,
+                    "evaluation_dataset": dataset.sha256 if dataset else None,
+                },
+            )
+            if not needs_trust:
+                _enqueue_validation(version)
+        return version
+    except BaseException:
+        for item in stored:
+            discard(item)
+        raise
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+
+
+def _enqueue_validation(version: ModelVersion) -> None:
+    from releases.tasks import validate_model_version
+
+    version_id = version.pk
+    transaction.on_commit(lambda: validate_model_version.delay(version_id=version_id))
+
+
+def _transition(version: ModelVersion, to: str) -> None:
+    if to not in ALLOWED_TRANSITIONS[version.status]:
+        raise InvalidTransition(
+            f"Version {version.version} is {version.status}; it cannot become {to}."
+        )
+    version.status = to
+    version.status_changed_at = timezone.now()
+
+
+@transaction.atomic
+def model_version_trust_types(
+    *, actor: User, model_version: ModelVersion, types: Sequence[str]
+) -> ModelVersion:
+    """A reviewer trusts the listed untrusted types for this version only, then it validates."""
+    from releases.artifact_safety import is_forbidden_type
+
+    version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+    if not user_can(user=actor, team_id=model_version.registered_model.team_id, action="review"):
+        raise Forbidden("Only reviewers of this model's team can trust types for a version.")
+    if version.uploaded_by_id == actor.pk:
+        raise Forbidden("You uploaded this version; another reviewer must trust its types.")
+    unknown = sorted(set(types) - set(version.untrusted_types))
+    if unknown or not types:
+        raise InvalidInput(
+            "Trust only types this version lists as untrusted: "
+            + (", ".join(version.untrusted_types) or "none")
+            + ".",
+            field="types",
+        )
+    forbidden = [t for t in types if is_forbidden_type(t)]
+    if forbidden:
+        raise Forbidden(f"{', '.join(forbidden)} can never be trusted.", field="types")
+    added = sorted(set(types) - set(version.trusted_types))
+    if not added:
+        return version  # already trusted: a repeated click changes nothing
+    version.trusted_types = sorted(set(version.trusted_types) | set(added))
+    version.save(update_fields=["trusted_types"])
+    audit_record(
+        actor=actor, action="version.trust_types", model_version=version, payload={"types": added}
+    )
+    if not version.pending_trust and version.status == VersionStatus.PENDING:
+        _enqueue_validation(version)
+    return version
+
+
+@transaction.atomic
+def model_version_start_validation(*, version_id: int) -> ModelVersion | None:
+    """pending → validating. None when there is nothing to do (gone, done, or awaiting trust)."""
+    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
+    if version is None or version.status != VersionStatus.PENDING or version.pending_trust:
+        return None
+    _transition(version, VersionStatus.VALIDATING)
+    version.validation_report = {"stage": "loading model"}
+    version.save(update_fields=["status", "status_changed_at", "validation_report"])
+    audit_record(actor=None, action="version.validation_started", model_version=version)
+    return version
+
+
+def model_version_report_stage(*, version_id: int, stage: str) -> None:
+    """Progress for the version page; a plain update, no status change."""
+    ModelVersion.objects.filter(pk=version_id, status=VersionStatus.VALIDATING).update(
+        validation_report={"stage": stage}
+    )
+
+
+@transaction.atomic
+def model_version_finish_validation(
+    *, version_id: int, report: dict[str, Any] | None, error: str = "", error_code: str = ""
+) -> ModelVersion | None:
+    """validating → validated (with what was learned) or validation_failed (with why)."""
+    from releases.selectors import production_version
+    from releases.signature import diff_signatures
+
+    version = (
+        ModelVersion.objects.select_for_update()
+        .select_related("registered_model__team")
+        .filter(pk=version_id)
+        .first()
+    )
+    if version is None or version.status != VersionStatus.VALIDATING:
+        return version
+    if report is None:
+        _transition(version, VersionStatus.VALIDATION_FAILED)
+        version.validation_error = error
+        version.validation_report = {"stage": "failed", "error_code": error_code}
+        version.save(
+            update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
+        )
+        audit_record(
+            actor=None,
+            action="version.validation_failed",
+            model_version=version,
+            payload={"error": error[:500], "code": error_code},
+        )
+        return version
+    production = production_version(registered_model=version.registered_model)
+    _transition(version, VersionStatus.VALIDATED)
+    version.estimator_class = report["estimator_class"][:300]
+    version.parameters = report["parameters"]
+    version.library_versions = report["library_versions"]
+    version.signature = report["signature"]
+    version.signature_diff = (
+        {
+            "against_version": production.version,
+            **diff_signatures(old=production.signature, new=report["signature"]),
+        }
+        if production is not None and production.signature
+        else None
+    )
+    version.validation_report = {
+        "stage": "done",
+        "steps": report.get("steps", []),
+        "evaluation": report.get("evaluation"),
+        "load_seconds": report.get("load_seconds"),
+    }
+    version.save()
+    audit_record(
+        actor=None,
+        action="version.validated",
+        model_version=version,
+        payload={
+            "signature_changed": bool(version.signature_diff and version.signature_diff["changed"]),
+            "metrics": (report.get("evaluation") or {}).get("metrics"),
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_reset_validation(*, version_id: int) -> None:
+    """validating → pending after a transient failure, so a retried task starts cleanly."""
+    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
+    if version is None or version.status != VersionStatus.VALIDATING:
+        return
+    _transition(version, VersionStatus.PENDING)
+    version.save(update_fields=["status", "status_changed_at"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -260,7 +261,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -269,6 +270,45 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Artifacts ----------------------------------------------------------------------------------
+MODELGATE_STORAGE = env.str("MODELGATE_STORAGE", default="local")
+if MODELGATE_STORAGE == "s3":
+    # Web and workers on several machines share artifacts through an S3-compatible bucket.
+    _bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not _bucket:
+        raise ImproperlyConfigured("MODELGATE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("AWS_LOCATION", default="modelgate"),
+            "default_acl": None,
+            "file_overwrite": True,  # names are content hashes: same name, same bytes
+            "querystring_auth": True,
+        },
+    }
+elif MODELGATE_STORAGE != "local":
+    raise ImproperlyConfigured(f"MODELGATE_STORAGE={MODELGATE_STORAGE!r}: use 'local' or 's3'.")
+
+MODELGATE_MAX_UPLOAD_BYTES = env_int("MODELGATE_MAX_UPLOAD_BYTES", 200 * 1024**2, minimum=1024)
+MODELGATE_MAX_UNCOMPRESSED_BYTES = env_int("MODELGATE_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
+MODELGATE_MAX_ZIP_ENTRIES = env_int("MODELGATE_MAX_ZIP_ENTRIES", 20_000, minimum=1)
+MODELGATE_MAX_EVALUATION_ROWS = env_int("MODELGATE_MAX_EVALUATION_ROWS", 200_000, minimum=1)
+# Types an admin has reviewed and allows for every model, on top of the shipped allowlist
+# (releases.artifact_safety.DEFAULT_TRUSTED_TYPES). Never read from an uploaded file. A name on
+# the never-trusted list here stops start-up (system check releases.E001).
+MODELGATE_EXTRA_TRUSTED_TYPES = frozenset(env.list("MODELGATE_EXTRA_TRUSTED_TYPES", default=[]))
+# Every upload goes to a temporary file (never memory), counted against the limit as it arrives.
+FILE_UPLOAD_HANDLERS = [
+    "releases.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_TEMP_DIR = None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

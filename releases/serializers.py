@@ -1,0 +1,101 @@
+"""API shapes. Serializers validate and present; they hold no business logic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from releases.models import ModelVersion, RegisteredModel, VersionStatus
+
+
+class RegisteredModelInput(serializers.Serializer):
+    name = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        error_messages={
+            "invalid": "Use 1–63 lowercase letters, digits, '-' or '_', starting with a letter "
+            "or digit."
+        },
+    )
+    team = serializers.CharField(max_length=63)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    model_card = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+
+
+class RegisteredModelOutput(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.name")
+    url = serializers.SerializerMethodField()
+    version_count = serializers.IntegerField(read_only=True, required=False)
+    latest_version = serializers.IntegerField(read_only=True, required=False, allow_null=True)
+    evaluation_dataset = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name", "team", "description", "model_card", "created_at", "updated_at",
+            "version_count", "latest_version", "evaluation_dataset", "url",
+        ]  # fmt: skip
+
+    def get_url(self, obj: RegisteredModel) -> str:
+        return reverse("api-model-detail", args=[obj.name])
+
+    def get_evaluation_dataset(self, obj: RegisteredModel) -> dict[str, Any] | None:
+        ds = obj.evaluation_dataset
+        if ds is None:
+            return None
+        return {"sha256": ds.sha256, "target": ds.target, "rows": ds.n_rows, "columns": ds.columns}
+
+
+class ModelVersionUploadInput(serializers.Serializer):
+    artifact = serializers.FileField(
+        help_text="A .skops file (skops.io.dump) or an .onnx file. Pickle/joblib are refused."
+    )
+    evaluation_data = serializers.FileField(
+        required=False, help_text="CSV with the model's features and the target column."
+    )
+    target = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    tags = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Comma-separated."
+    )
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="registered_model.name")
+    uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
+    tags = serializers.SerializerMethodField()
+    pending_trust = serializers.ListField(child=serializers.CharField(), read_only=True)
+    evaluation_dataset = serializers.SerializerMethodField()
+    artifact_url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=VersionStatus.choices)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model", "version", "status", "sha256", "size", "format", "library_versions",
+            "estimator_class", "parameters", "signature", "signature_diff", "untrusted_types",
+            "trusted_types", "pending_trust", "validation_error", "validation_report",
+            "evaluation_dataset", "notes", "tags", "uploaded_by", "created_at",
+            "status_changed_at", "artifact_url", "url",
+        ]  # fmt: skip
+
+    def get_tags(self, obj: ModelVersion) -> list[str]:
+        return [t.name for t in obj.tags.all()]
+
+    def get_evaluation_dataset(self, obj: ModelVersion) -> dict[str, Any] | None:
+        ds = obj.evaluation_dataset
+        if ds is None:
+            return None
+        return {"sha256": ds.sha256, "target": ds.target, "rows": ds.n_rows}
+
+    def get_artifact_url(self, obj: ModelVersion) -> str:
+        return reverse("api-version-artifact", args=[obj.registered_model.name, obj.version])
+
+    def get_url(self, obj: ModelVersion) -> str:
+        return reverse("api-version-detail", args=[obj.registered_model.name, obj.version])
+
+
+class TrustTypesInput(serializers.Serializer):
+    types = serializers.ListField(child=serializers.CharField(max_length=300), min_length=1)
