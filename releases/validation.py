@@ -68,6 +68,12 @@ def validate_artifact(
         on_stage("reading signature")
         signature = infer_onnx_signature(info=info)
         signature["target"] = target
+        if len(info.inputs) == 1 and evaluation is not None and target:
+            # One tensor input has positional features: name them after the CSV's columns.
+            columns = [str(c) for c in evaluation.columns if c != target]
+            if len(columns) == len(signature["features"]):
+                for feature, column in zip(signature["features"], columns, strict=True):
+                    feature["name"] = column
         predict = _onnx_predictor(session, signature)
     else:
         raise ValidationFailed(f"Unknown artifact format {artifact_format!r}.")

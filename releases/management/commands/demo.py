@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from releases.models import RegisteredModel, Role
-from releases.services import registered_model_create, user_upsert
+from releases.services import model_version_upload, registered_model_create, user_upsert
 
 # (username, role, team): one person per role, plus a data scientist of another team, so the
 # demo shows that teams do not see each other's models.
@@ -39,6 +40,45 @@ DEMO_MODELS = [
 ]
 
 
+def _demo_versions() -> dict[str, list[tuple[str, bytes, bytes, str]]]:
+    """Model files trained here on scikit-learn's bundled data sets (no download):
+    model name -> [(notes, skops bytes, evaluation CSV bytes, target)]."""
+    import skops.io as sio
+    from sklearn.datasets import load_breast_cancer, load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    out: dict[str, list[tuple[str, bytes, bytes, str]]] = {}
+    for name, loader, candidates in [
+        (
+            "breast-cancer",
+            load_breast_cancer,
+            [
+                ("Baseline: scaled logistic regression.",
+                 make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))),
+                ("Random forest, 200 trees.",
+                 RandomForestClassifier(n_estimators=200, random_state=0)),
+            ],
+        ),
+        (
+            "wine-quality",
+            load_wine,
+            [("Histogram gradient boosting.", HistGradientBoostingClassifier(random_state=0))],
+        ),
+    ]:  # fmt: skip
+        X, y = loader(return_X_y=True, as_frame=True)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+        evaluation = X_test.assign(target=y_test).to_csv(index=False).encode()
+        out[name] = [
+            (notes, sio.dumps(model.fit(X_train, y_train)), evaluation, "target")
+            for notes, model in candidates
+        ]
+    return out
+
+
 class Command(BaseCommand):
     help = "Load the demo: teams, one user per role, registered models. Safe to run again."
 
@@ -62,6 +102,25 @@ class Command(BaseCommand):
                         description=description,
                         model_card=card,
                     )
+        versions = None
+        for name, _team, owner, _description, _card in DEMO_MODELS:
+            model = RegisteredModel.objects.get(name=name)
+            if model.versions.exists():
+                continue
+            versions = versions or _demo_versions()
+            for i, (notes, artifact, evaluation, target) in enumerate(versions[name]):
+                model_version_upload(
+                    actor=users[owner],
+                    registered_model=model,
+                    artifact=ContentFile(artifact, name="model.skops"),
+                    # The standing evaluation set comes with v1; later versions reuse it.
+                    evaluation_data=ContentFile(evaluation, name="evaluation.csv")
+                    if i == 0
+                    else None,
+                    target=target if i == 0 else "",
+                    notes=notes,
+                    tags=["demo"],
+                )
         self.stdout.write("Demo logins (username / password, role @ team):")
         for username, role, team in DEMO_USERS:
             self.stdout.write(
