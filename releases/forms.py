@@ -29,3 +29,16 @@ class ModelFilterForm(forms.Form):
     team = forms.CharField(required=False)
     status = forms.CharField(required=False)
     tag = forms.CharField(required=False)
+
+
+class TrustTypesForm(forms.Form):
+    types = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Types to trust for this version",
+        error_messages={"required": "Tick at least one type to trust."},
+    )
+
+    def __init__(self, *args: object, types: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["types"].choices = [(t, t) for t in types]
+        self.fields["types"].initial = list(types)

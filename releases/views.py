@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from releases import selectors, services
-from releases.forms import ModelFilterForm, RegisteredModelForm
+from releases.forms import ModelFilterForm, RegisteredModelForm, TrustTypesForm
 from releases.markdown import render_markdown
-from releases.models import ModelVersion, Role, VersionStatus
+from releases.models import ModelVersion, RegisteredModel, Role, VersionStatus
 from webapp.errors import DomainError, Forbidden
 
 
@@ -120,30 +125,159 @@ def model_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = selectors.registered_model_get_for_user(user=request.user, name=name)
-    versions = selectors.model_versions_for_model(registered_model=model)
+    versions = list(selectors.model_versions_for_model(registered_model=model))
+    production = selectors.production_version(registered_model=model)
     return render(
         request,
         "releases/model_detail.html",
         {
             "model": model,
             "versions": versions,
+            "production": production,
+            "dataset": model.evaluation_dataset,
             "model_card": render_markdown(model.model_card),
             "can_upload": selectors.user_can(
                 user=request.user, team_id=model.team_id, action="upload"
+            ),
+            "api_upload_url": request.build_absolute_uri(
+                reverse("api-version-list", args=[model.name])
             ),
         },
     )
 
 
 @login_required
-def version_detail(request: HttpRequest, name: str, version: int) -> HttpResponse:
-    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+def version_upload(request: HttpRequest, name: str) -> HttpResponse:
+    """The form posts to the upload API with XMLHttpRequest (static/upload.js) for progress."""
+    model = selectors.registered_model_get_for_user(user=request.user, name=name, action="upload")
     return render(
         request,
-        "releases/version_detail.html",
+        "releases/version_upload.html",
         {
-            "model": mv.registered_model,
-            "mv": mv,
-            "audit": selectors.audit_events_for_version(model_version=mv)[:100],
+            "model": model,
+            "dataset": model.evaluation_dataset,
+            "api_upload_url": reverse("api-version-list", args=[model.name]),
+            "max_upload_bytes": settings.MODELGATE_MAX_UPLOAD_BYTES,
         },
     )
+
+
+# The stages the worker reports (releases.validation.validate_artifact), in order.
+VALIDATION_STAGES = ["loading model", "reading signature", "evaluating", "done"]
+IN_PROGRESS_STATUSES = {VersionStatus.PENDING, VersionStatus.VALIDATING}
+# Metrics where a smaller number is better; every other metric is better when larger.
+LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
+SHOWN_CATEGORIES = 8
+
+
+def _signature_rows(signature: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for feature in (signature or {}).get("features", []):
+        categories = [str(c) for c in feature.get("categories") or []]
+        hidden = len(categories) - SHOWN_CATEGORIES
+        rows.append(
+            {
+                "name": feature.get("name"),
+                "type": feature.get("type"),
+                "categories": categories[:SHOWN_CATEGORIES],
+                "more": hidden if hidden > 0 else 0,
+                "truncated": bool(feature.get("categories_truncated")),
+            }
+        )
+    return rows
+
+
+def _metrics_of(mv: ModelVersion) -> dict[str, Any]:
+    return ((mv.validation_report or {}).get("evaluation") or {}).get("metrics") or {}
+
+
+def _metric_rows(mv: ModelVersion, production: ModelVersion | None) -> list[dict[str, Any]]:
+    metrics = _metrics_of(mv)
+    baseline = _metrics_of(production) if production and production.pk != mv.pk else {}
+    rows = []
+    for name, value in metrics.items():
+        row: dict[str, Any] = {"name": name, "value": value, "baseline": baseline.get(name)}
+        if isinstance(value, int | float) and isinstance(row["baseline"], int | float):
+            delta = value - row["baseline"]
+            better = delta < 0 if name in LOWER_IS_BETTER else delta > 0
+            row["delta"] = delta
+            row["verdict"] = "same" if abs(delta) < 1e-12 else ("better" if better else "worse")
+        rows.append(row)
+    return rows
+
+
+def _stage_steps(mv: ModelVersion) -> list[dict[str, str]]:
+    current = (mv.validation_report or {}).get("stage", "")
+    if mv.status not in IN_PROGRESS_STATUSES and mv.status != VersionStatus.VALIDATION_FAILED:
+        current = "done"
+    reached = VALIDATION_STAGES.index(current) if current in VALIDATION_STAGES else -1
+    steps = []
+    for i, stage in enumerate(VALIDATION_STAGES):
+        state = "todo"
+        if i < reached or (i == reached and stage == "done"):
+            state = "done"
+        elif i == reached:
+            state = "active"
+        steps.append({"name": stage, "state": state})
+    return steps
+
+
+def _version_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
+    model: RegisteredModel = mv.registered_model
+    user = request.user
+    production = selectors.production_version(registered_model=model)
+    can_review = selectors.user_can(user=user, team_id=model.team_id, action="review")
+    return {
+        "model": model,
+        "mv": mv,
+        "production": production,
+        "in_progress": mv.status in IN_PROGRESS_STATUSES,
+        "stages": _stage_steps(mv),
+        "signature_rows": _signature_rows(mv.signature),
+        "metric_rows": _metric_rows(mv, production),
+        "evaluation": (mv.validation_report or {}).get("evaluation"),
+        "steps": (mv.validation_report or {}).get("steps") or [],
+        "parameters_json": json.dumps(mv.parameters, indent=2, sort_keys=True),
+        "can_upload": selectors.user_can(user=user, team_id=model.team_id, action="upload"),
+        "can_trust": bool(mv.pending_trust) and can_review and mv.uploaded_by_id != user.pk,
+        "trust_form": TrustTypesForm(types=mv.pending_trust),
+        "api_url": reverse("api-version-detail", args=[model.name, mv.version]),
+        "artifact_url": reverse("api-version-artifact", args=[model.name, mv.version]),
+        "audit": selectors.audit_events_for_version(model_version=mv)[:100],
+    }
+
+
+@login_required
+def version_detail(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    return render(request, "releases/version_detail.html", _version_context(request, mv))
+
+
+@login_required
+@require_POST
+def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = selectors.model_version_get_for_user(
+        user=request.user, name=name, version=version, action="review"
+    )
+    form = TrustTypesForm(request.POST, types=mv.untrusted_types)
+    status = 400
+    if form.is_valid():
+        try:
+            services.model_version_trust_types(
+                actor=request.user, model_version=mv, types=form.cleaned_data["types"]
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = exc.status_code
+        else:
+            messages.success(
+                request,
+                f"Trusted for v{mv.version} only: {', '.join(form.cleaned_data['types'])}. "
+                "Validation starts once no untrusted type is left.",
+            )
+            return redirect("version-detail", name=name, version=version)
+    # Refused: show the page again with the reason beside the trust form.
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    context = _version_context(request, mv)
+    context.update(trust_form=form, can_trust=True)
+    return render(request, "releases/version_detail.html", context, status=status)
