@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from releases.models import (
     AuditEvent,
@@ -111,6 +111,11 @@ def registered_model_list(
         qs.annotate(
             version_count=Count("versions", distinct=True),
             latest_version=Max("versions__version"),
+            latest_status=Subquery(
+                ModelVersion.objects.filter(registered_model=OuterRef("pk"))
+                .order_by("-version")
+                .values("status")[:1]
+            ),
         )
         .distinct()
         .order_by("name")

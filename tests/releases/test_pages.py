@@ -373,3 +373,10 @@ def test_page_query_count_does_not_grow_with_versions(
     add_versions(range(3, 13))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_model_list_shows_the_latest_versions_status_at_a_glance(client, owner, risk_model):
+    make_version(risk_model, 1, status=VersionStatus.APPROVED)
+    make_version(risk_model, 2, status=VersionStatus.VALIDATION_FAILED)
+    page = html_of(client, owner, reverse("model-list"))
+    assert 'v2</a> <span class="badge status-validation_failed">validation failed</span>' in page
