@@ -21,7 +21,7 @@ from releases.serializers import (
     RegisteredModelOutput,
     TrustTypesInput,
 )
-from releases.uploads import REQUEST_OVERHEAD_FACTOR, upload_too_large
+from releases.uploads import REQUEST_OVERHEAD_FACTOR, format_size, upload_too_large
 from webapp.errors import PayloadTooLarge
 
 ERROR = OpenApiResponse(
@@ -127,15 +127,16 @@ class VersionListApi(APIView):
     def post(self, request: Request, name: str) -> Response:
         from django.conf import settings
 
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.MODELGATE_MAX_UPLOAD_BYTES * REQUEST_OVERHEAD_FACTOR:
-            raise PayloadTooLarge(
-                f"This upload ({declared / 1024**2:.0f} MB) is larger than the "
-                f"{settings.MODELGATE_MAX_UPLOAD_BYTES / 1024**2:.0f} MB limit."
-            )
         model = selectors.registered_model_get_for_user(
             user=request.user, name=name, action="upload"
         )
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.MODELGATE_MAX_UPLOAD_BYTES * REQUEST_OVERHEAD_FACTOR:
+            raise PayloadTooLarge(
+                f"This upload ({format_size(declared)}) is larger than the "
+                f"{format_size(settings.MODELGATE_MAX_UPLOAD_BYTES)} limit. Upload a smaller "
+                "file, or ask an admin to raise MODELGATE_MAX_UPLOAD_BYTES."
+            )
         data = ModelVersionUploadInput(data=request.data)
         too_large = upload_too_large(request)
         if too_large:

@@ -103,23 +103,24 @@ def registered_model_list(
         qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
     if team:
         qs = qs.filter(team__name=team)
+    # Filter through a subquery so the counts below still cover every version of the model.
     if status:
-        qs = qs.filter(versions__status=status)
-    if tag:
-        qs = qs.filter(versions__tags__name=tag)
-    return (
-        qs.annotate(
-            version_count=Count("versions", distinct=True),
-            latest_version=Max("versions__version"),
-            latest_status=Subquery(
-                ModelVersion.objects.filter(registered_model=OuterRef("pk"))
-                .order_by("-version")
-                .values("status")[:1]
-            ),
+        qs = qs.filter(
+            id__in=ModelVersion.objects.filter(status=status).values("registered_model_id")
         )
-        .distinct()
-        .order_by("name")
-    )
+    if tag:
+        qs = qs.filter(
+            id__in=ModelVersion.objects.filter(tags__name=tag).values("registered_model_id")
+        )
+    return qs.annotate(
+        version_count=Count("versions", distinct=True),
+        latest_version=Max("versions__version"),
+        latest_status=Subquery(
+            ModelVersion.objects.filter(registered_model=OuterRef("pk"))
+            .order_by("-version")
+            .values("status")[:1]
+        ),
+    ).order_by("name")
 
 
 def registered_model_get_for_user(

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import QueryDict
+from django.template.defaultfilters import filesizeformat
 from django.utils.datastructures import MultiValueDict
 
 # Room for the evaluation CSV and form fields beside a maximal artifact.
@@ -53,10 +54,15 @@ class SizeLimitUploadHandler(FileUploadHandler):
         return None
 
 
+def format_size(n: float) -> str:
+    """A byte count for people in plain text: "64.0 KB", "200.0 MB" (not "0 MB")."""
+    return str(filesizeformat(n)).replace("\xa0", " ")
+
+
 def _message(limit: int, field: str | None = None) -> str:
     what = f"The file in '{field}'" if field else "This upload"
     return (
-        f"{what} is larger than the {limit / 1024**2:.0f} MB limit. Upload a smaller file "
+        f"{what} is larger than the {format_size(limit)} limit. Upload a smaller file "
         "(an evaluation sample, or a model saved without training data), or ask an admin to "
         "raise MODELGATE_MAX_UPLOAD_BYTES."
     )

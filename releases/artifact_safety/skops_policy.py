@@ -156,6 +156,13 @@ def classify_untrusted(*, untrusted: Iterable[str], trusted: Collection[str]) ->
     )
 
 
+# What skops raises on a file it cannot make sense of: an attacker-written schema.json may hold a
+# list where a dict belongs, or nest past the recursion limit. Unreadable, never a server error.
+_UNREADABLE = (
+    zipfile.BadZipFile, LookupError, ValueError, TypeError, AttributeError, RecursionError,
+)  # fmt: skip
+
+
 def skops_untrusted_types(*, path: str | Path) -> list[str]:
     """Names of the types in a skops file that skops does not trust by default.
 
@@ -163,7 +170,7 @@ def skops_untrusted_types(*, path: str | Path) -> list[str]:
     """
     try:
         return sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+    except _UNREADABLE as exc:
         raise _corrupt(exc) from exc
 
 
@@ -188,7 +195,7 @@ def load_skops(
     )
     try:
         untrusted = sio.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+    except _UNREADABLE as exc:
         raise _corrupt(exc) from exc
     report = classify_untrusted(untrusted=untrusted, trusted=trusted)
     if report.forbidden:
@@ -210,7 +217,7 @@ def load_skops(
     try:
         # Only the names actually present, all of them checked above.
         model = sio.loads(data, trusted=sorted(untrusted))
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
+    except _UNREADABLE as exc:
         raise _corrupt(exc) from exc
     validate_fitted_trees(model)
     return model

@@ -142,13 +142,14 @@ def test_failure_after_storing_removes_the_stored_object(s3, owner, monkeypatch)
     from django.core.files.base import ContentFile
 
     from releases import services
+    from releases.services import registry
 
     model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
 
     def database_down(**kwargs):
         raise RuntimeError("database went away mid-upload")
 
-    monkeypatch.setattr(services, "audit_record", database_down)
+    monkeypatch.setattr(registry, "audit_record", database_down)
     with pytest.raises(RuntimeError, match="went away"):
         services.model_version_upload(
             actor=owner,

@@ -1,6 +1,4 @@
-"""Every write in the registry. Keyword-only arguments, ``actor`` always passed, one transaction
-each, and an audit row for every action.
-"""
+"""Registering models and uploading versions: checks, storage, numbering, trust."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -17,22 +15,19 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from releases.artifact_store import StoredFile, discard, store_content_addressed
 from releases.models import (
     ALLOWED_TRANSITIONS,
-    AuditEvent,
     EvaluationDataset,
-    Membership,
     ModelVersion,
     RegisteredModel,
-    Role,
     Tag,
     Team,
     VersionStatus,
 )
 from releases.selectors import user_can
+from releases.uploads import format_size
 from webapp.errors import (
     Conflict,
     Forbidden,
@@ -46,82 +41,7 @@ from webapp.errors import (
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    team: Team | None = None,
-    registered_model: RegisteredModel | None = None,
-    model_version: ModelVersion | None = None,
-    payload: dict[str, Any] | None = None,
-) -> AuditEvent:
-    if model_version is not None and registered_model is None:
-        registered_model = model_version.registered_model
-    if registered_model is not None and team is None:
-        team = registered_model.team
-    return AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        team=team,
-        registered_model=registered_model,
-        model_version=model_version,
-        payload=payload or {},
-    )
-
-
-@transaction.atomic
-def team_get_or_create(*, actor: User | None, name: str) -> Team:
-    team, created = Team.objects.get_or_create(name=name)
-    if created:
-        team.full_clean()
-        audit_record(actor=actor, action="team.create", team=team, payload={"name": name})
-    return team
-
-
-@transaction.atomic
-def user_upsert(
-    *,
-    actor: User | None,
-    username: str,
-    role: str,
-    team_name: str,
-    password: str | None = None,
-    email: str = "",
-) -> tuple[User, Token]:
-    """Create or update a user, give them ``role`` in ``team_name``, return their API token."""
-    if role not in Role.values:
-        raise InvalidInput(f"Unknown role {role!r}; use one of: {', '.join(Role.values)}.")
-    team = team_get_or_create(actor=actor, name=team_name)
-    user, created = User.objects.get_or_create(username=username, defaults={"email": email})
-    if password:
-        user.set_password(password)
-        user.save(update_fields=["password"])
-    elif created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    _, added = Membership.objects.get_or_create(user=user, team=team, role=role)
-    token, _ = Token.objects.get_or_create(user=user)
-    if created:
-        audit_record(actor=actor, action="user.create", team=team, payload={"username": username})
-    if added:
-        audit_record(
-            actor=actor,
-            action="membership.add",
-            team=team,
-            payload={"username": username, "role": role},
-        )
-    return user, token
-
-
-@transaction.atomic
-def user_token_rotate(*, actor: User) -> Token:
-    """Replace the actor's API token; the old key stops working at once."""
-    Token.objects.filter(user=actor).delete()
-    token = Token.objects.create(user=actor)
-    audit_record(actor=actor, action="token.rotate", payload={"username": actor.get_username()})
-    return token
+from releases.services.audit import audit_record
 
 
 @transaction.atomic
@@ -154,9 +74,6 @@ def registered_model_create(
         payload={"name": name, "description": description},
     )
     return model
-
-
-# --- Model versions --------------------------------------------------------------------------
 
 
 def trusted_type_allowlist() -> frozenset[str]:
@@ -261,13 +178,22 @@ def model_version_upload(
     if artifact.size is not None and artifact.size > settings.MODELGATE_MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"The model file is larger than the "
-            f"{settings.MODELGATE_MAX_UPLOAD_BYTES / 1024**2:.0f} MB limit.",
+            f"{format_size(settings.MODELGATE_MAX_UPLOAD_BYTES)} limit.",
             field="artifact",
         )
     if evaluation_data is not None and not target:
         raise InvalidInput(
             "Say which column of the evaluation CSV is the target (the 'target' field).",
             field="target",
+        )
+    standing = registered_model.evaluation_dataset
+    if target and evaluation_data is None and (standing is None or standing.target != target):
+        # Ignoring it would let the caller believe the version is measured against this target.
+        raise InvalidInput(
+            f"The target {target!r} needs an evaluation CSV: attach one in 'evaluation_data', "
+            "or leave 'target' empty to reuse the model's standing evaluation set"
+            + (f" (target {standing.target!r})." if standing else "."),
+            field="evaluation_data",
         )
     clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
     for tag in clean_tags:
@@ -349,11 +275,22 @@ def model_version_upload(
         return version
     except BaseException:
         for item in stored:
-            discard(item)
+            _discard_unreferenced(item)
         raise
     finally:
         for cleanup in cleanups:
             cleanup()
+
+
+def _discard_unreferenced(stored: StoredFile) -> None:
+    """Remove a file this failed upload stored, unless a committed row already shares the bytes.
+    (An identical upload still in flight can lose its file; its own check then finds it gone.)"""
+    if (
+        ModelVersion.objects.filter(artifact=stored.name).exists()
+        or EvaluationDataset.objects.filter(file=stored.name).exists()
+    ):
+        return
+    discard(stored)
 
 
 def _enqueue_validation(version: ModelVersion) -> None:
@@ -406,96 +343,3 @@ def model_version_trust_types(
     if not version.pending_trust and version.status == VersionStatus.PENDING:
         _enqueue_validation(version)
     return version
-
-
-@transaction.atomic
-def model_version_start_validation(*, version_id: int) -> ModelVersion | None:
-    """pending → validating. None when there is nothing to do (gone, done, or awaiting trust)."""
-    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
-    if version is None or version.status != VersionStatus.PENDING or version.pending_trust:
-        return None
-    _transition(version, VersionStatus.VALIDATING)
-    version.validation_report = {"stage": "loading model"}
-    version.save(update_fields=["status", "status_changed_at", "validation_report"])
-    audit_record(actor=None, action="version.validation_started", model_version=version)
-    return version
-
-
-def model_version_report_stage(*, version_id: int, stage: str) -> None:
-    """Progress for the version page; a plain update, no status change."""
-    ModelVersion.objects.filter(pk=version_id, status=VersionStatus.VALIDATING).update(
-        validation_report={"stage": stage}
-    )
-
-
-@transaction.atomic
-def model_version_finish_validation(
-    *, version_id: int, report: dict[str, Any] | None, error: str = "", error_code: str = ""
-) -> ModelVersion | None:
-    """validating → validated (with what was learned) or validation_failed (with why)."""
-    from releases.selectors import production_version
-    from releases.signature import diff_signatures
-
-    version = (
-        ModelVersion.objects.select_for_update()
-        .select_related("registered_model__team")
-        .filter(pk=version_id)
-        .first()
-    )
-    if version is None or version.status != VersionStatus.VALIDATING:
-        return version
-    if report is None:
-        _transition(version, VersionStatus.VALIDATION_FAILED)
-        version.validation_error = error
-        version.validation_report = {"stage": "failed", "error_code": error_code}
-        version.save(
-            update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
-        )
-        audit_record(
-            actor=None,
-            action="version.validation_failed",
-            model_version=version,
-            payload={"error": error[:500], "code": error_code},
-        )
-        return version
-    production = production_version(registered_model=version.registered_model)
-    _transition(version, VersionStatus.VALIDATED)
-    version.estimator_class = report["estimator_class"][:300]
-    version.parameters = report["parameters"]
-    version.library_versions = report["library_versions"]
-    version.signature = report["signature"]
-    version.signature_diff = (
-        {
-            "against_version": production.version,
-            **diff_signatures(old=production.signature, new=report["signature"]),
-        }
-        if production is not None and production.signature
-        else None
-    )
-    version.validation_report = {
-        "stage": "done",
-        "steps": report.get("steps", []),
-        "evaluation": report.get("evaluation"),
-        "load_seconds": report.get("load_seconds"),
-    }
-    version.save()
-    audit_record(
-        actor=None,
-        action="version.validated",
-        model_version=version,
-        payload={
-            "signature_changed": bool(version.signature_diff and version.signature_diff["changed"]),
-            "metrics": (report.get("evaluation") or {}).get("metrics"),
-        },
-    )
-    return version
-
-
-@transaction.atomic
-def model_version_reset_validation(*, version_id: int) -> None:
-    """validating → pending after a transient failure, so a retried task starts cleanly."""
-    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
-    if version is None or version.status != VersionStatus.VALIDATING:
-        return
-    _transition(version, VersionStatus.PENDING)
-    version.save(update_fields=["status", "status_changed_at"])
