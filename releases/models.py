@@ -209,7 +209,10 @@ class ModelVersion(models.Model):
 
     @property
     def pending_trust(self) -> list[str]:
-        return sorted(set(self.untrusted_types) - set(self.trusted_types))
+        """Untrusted types nobody has vouched for yet: neither a reviewer for this version nor
+        an admin for every model (MODELGATE_EXTRA_TRUSTED_TYPES, which may grow later)."""
+        vouched = set(self.trusted_types) | settings.MODELGATE_EXTRA_TRUSTED_TYPES
+        return sorted(set(self.untrusted_types) - vouched)
 
 
 class AuditEvent(models.Model):

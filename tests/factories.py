@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from releases.models import Membership, RegisteredModel, Role, Team
+from releases.models import Membership, ModelVersion, RegisteredModel, Role, Team
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -53,3 +53,17 @@ def member(username: str, role: str, team: str):
     user = UserFactory(username=username)
     MembershipFactory(user=user, team=TeamFactory(name=team), role=role)
     return user
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A version row without a stored file, for pages and commands that only read rows."""
+
+    class Meta:
+        model = ModelVersion
+
+    registered_model = factory.SubFactory(RegisteredModelFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    artifact = factory.LazyAttribute(lambda o: f"artifacts/{o.sha256[:2]}/{o.sha256}.skops")
+    size = 123_456
+    format = "skops"
