@@ -53,6 +53,10 @@ def user_upsert(
         user.set_unusable_password()
         user.save(update_fields=["password"])
     _, added = Membership.objects.get_or_create(user=user, team=team, role=role)
+    if role == Role.ADMIN and not (user.is_staff and user.is_superuser):
+        # ModelGate admins administer every team, including through the Django admin site.
+        user.is_staff = user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
     token, _ = Token.objects.get_or_create(user=user)
     if created:
         audit_record(actor=actor, action="user.create", team=team, payload={"username": username})

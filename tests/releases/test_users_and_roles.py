@@ -129,3 +129,14 @@ def test_demo_loads_one_user_per_role_and_is_idempotent():
     assert Membership.objects.count() == 5
     assert "dana-demo-pass" in out.getvalue()
     assert authenticate(username="dana", password="dana-demo-pass") is not None
+
+
+@pytest.mark.django_db
+def test_admin_role_opens_the_admin_site_but_other_roles_do_not(client, owner):
+    run_adduser("ada", "--role", "admin", "--team", "platform", "--password", "pw-12345-x")
+    client.login(username="ada", password="pw-12345-x")
+    page = client.get("/admin/releases/auditevent/")
+    assert page.status_code == 200
+    assert "Add audit event" not in page.content.decode()  # the audit log is read-only
+    client.force_login(owner)
+    assert client.get("/admin/").status_code == 302  # to the admin login
