@@ -9,9 +9,17 @@ py=.venv/bin/python
 .venv/bin/celery -A webapp worker --loglevel=INFO --concurrency=2 &
 worker=$!
 .venv/bin/gunicorn webapp.wsgi:application --bind "$host:$port" --workers 2 --threads 4 \
-  --access-logfile - --timeout 300 &
+  --access-logfile - --timeout 300 --graceful-timeout 5 &
 web=$!
-trap 'kill $web $worker 2>/dev/null; wait $web $worker 2>/dev/null; echo; echo "ModelGate stopped."' INT TERM EXIT
+stop() {
+  trap - INT TERM EXIT
+  kill "$web" "$worker" 2>/dev/null || true
+  wait "$web" "$worker" 2>/dev/null || true
+  echo
+  echo "ModelGate stopped."
+  exit 0
+}
+trap stop INT TERM EXIT
 
 for _ in $(seq 1 60); do
   curl -fsS "http://$host:$port/healthz" >/dev/null 2>&1 && break
