@@ -19,6 +19,7 @@ from releases.serializers import (
     ModelVersionUploadInput,
     RegisteredModelInput,
     RegisteredModelOutput,
+    RegisteredModelUpdateInput,
     TrustTypesInput,
 )
 from releases.uploads import REQUEST_OVERHEAD_FACTOR, format_size, upload_too_large
@@ -97,9 +98,41 @@ class ModelListApi(APIView):
 
 
 class ModelDetailApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
     @extend_schema(summary="A model", responses={200: RegisteredModelOutput, 404: ERROR})
     def get(self, request: Request, name: str) -> Response:
         model = selectors.registered_model_get_for_user(user=request.user, name=name)
+        return Response(RegisteredModelOutput(model).data)
+
+    @extend_schema(
+        summary="Edit a model's description, model card or standing evaluation set",
+        description="Send JSON to change `description` or `model_card`, or multipart with "
+        "`evaluation_data` (CSV) and `target` to replace the standing evaluation set; it is "
+        "checked exactly as on upload. Fields left out stay as they are. `name` and `team` "
+        "cannot be changed (400). Data scientists and admins of the model's team only.",
+        request={
+            "application/json": RegisteredModelUpdateInput,
+            "multipart/form-data": RegisteredModelUpdateInput,
+        },
+        responses={200: RegisteredModelOutput, 400: ERROR, 403: ERROR, 404: ERROR, 413: ERROR},
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        model = selectors.registered_model_get_for_user(user=request.user, name=name, action="edit")
+        too_large = upload_too_large(request)
+        if too_large:
+            raise PayloadTooLarge(too_large, field="evaluation_data")
+        data = RegisteredModelUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        model = services.registered_model_update(
+            actor=request.user,
+            registered_model=model,
+            description=v.get("description"),
+            model_card=v.get("model_card"),
+            evaluation_data=v.get("evaluation_data"),
+            target=v.get("target", ""),
+        )
         return Response(RegisteredModelOutput(model).data)
 
 

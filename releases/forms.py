@@ -24,6 +24,34 @@ class RegisteredModelForm(forms.Form):
         self.fields["team"].choices = [(n, n) for n in team_names]
 
 
+class RegisteredModelEditForm(forms.Form):
+    description = forms.CharField(max_length=500, required=False)
+    model_card = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14}),
+        required=False,
+        strip=False,
+        max_length=100_000,
+        help_text="Markdown: intended use, training data, limitations. Shown sanitized.",
+    )
+    evaluation_data = forms.FileField(
+        required=False,
+        label="New evaluation CSV",
+        widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="Leave empty to keep the standing set. A new CSV is checked like one sent "
+        "with an upload, and every later version is measured on it.",
+    )
+    target = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Target column",
+        help_text="The CSV column holding the true outcome.",
+    )
+
+    def clean_model_card(self) -> str:
+        # Browsers send textarea lines as CRLF; without this an untouched card counts as edited.
+        return str(self.cleaned_data["model_card"]).replace("\r\n", "\n")
+
+
 class ModelFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search")
     team = forms.CharField(required=False)

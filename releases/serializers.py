@@ -23,6 +23,33 @@ class RegisteredModelInput(serializers.Serializer):
     model_card = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
 
 
+class RegisteredModelUpdateInput(serializers.Serializer):
+    """PATCH body: JSON for the texts, multipart when it brings a new evaluation CSV."""
+
+    IMMUTABLE = ("name", "team")
+
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    model_card = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    evaluation_data = serializers.FileField(
+        required=False,
+        help_text="A new standing evaluation set: CSV with the model's features and the target.",
+    )
+    target = serializers.CharField(
+        required=False, allow_blank=True, max_length=255, help_text="Required with a new CSV."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Unknown fields are ignored, but silently ignoring a rename would mislead the caller.
+        refused = {
+            name: f"A model's {name} cannot be changed; register a new model instead."
+            for name in self.IMMUTABLE
+            if name in self.initial_data
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
+        return attrs
+
+
 class RegisteredModelOutput(serializers.ModelSerializer):
     team = serializers.CharField(source="team.name")
     url = serializers.SerializerMethodField()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("models/", views.model_list, name="model-list"),
     path("models/new/", views.model_create, name="model-create"),
     path("models/<str:name>/", views.model_detail, name="model-detail"),
+    path("models/<str:name>/edit/", views.model_edit, name="model-edit"),
     path("models/<str:name>/upload/", views.version_upload, name="version-upload"),
     path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
     path(

@@ -16,9 +16,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from releases import selectors, services
-from releases.forms import ModelFilterForm, RegisteredModelForm, TrustTypesForm
+from releases.forms import (
+    ModelFilterForm,
+    RegisteredModelEditForm,
+    RegisteredModelForm,
+    TrustTypesForm,
+)
 from releases.markdown import render_markdown
 from releases.models import ModelVersion, RegisteredModel, Role, VersionStatus
+from releases.uploads import upload_too_large
 from webapp.errors import DomainError, Forbidden
 
 
@@ -139,10 +145,69 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
             "can_upload": selectors.user_can(
                 user=request.user, team_id=model.team_id, action="upload"
             ),
+            "can_edit": selectors.user_can(user=request.user, team_id=model.team_id, action="edit"),
             "api_upload_url": request.build_absolute_uri(
                 reverse("api-version-list", args=[model.name])
             ),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_edit(request: HttpRequest, name: str) -> HttpResponse:
+    model = selectors.registered_model_get_for_user(user=request.user, name=name, action="edit")
+    dataset = model.evaluation_dataset
+    initial = {
+        "description": model.description,
+        "model_card": model.model_card,
+        "target": dataset.target if dataset else "",
+    }
+    form = RegisteredModelEditForm(initial=initial)
+    status = 200
+    if request.method == "POST":
+        too_large = upload_too_large(request)
+        # A refused body may have lost fields: show the stored values, never blanks to save.
+        data = {**initial, **request.POST.dict()} if too_large else request.POST
+        form = RegisteredModelEditForm(data, request.FILES, initial=initial)
+        status = 400
+        if form.is_valid() and too_large:
+            form.add_error("evaluation_data", too_large)
+            status = 413
+        elif form.is_valid():
+            f = form.cleaned_data
+            try:
+                updated = services.registered_model_update(
+                    actor=request.user,
+                    registered_model=model,
+                    description=f["description"],
+                    model_card=f["model_card"],
+                    evaluation_data=f["evaluation_data"],
+                    target=f["target"],
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = exc.status_code
+            else:
+                changed = updated.updated_at != model.updated_at
+                messages.success(
+                    request,
+                    f"Saved your changes to {model.name}."
+                    if changed
+                    else f"Nothing changed: {model.name} is as it was.",
+                )
+                return redirect("model-detail", name=model.name)
+    return render(
+        request,
+        "releases/model_edit.html",
+        {
+            "model": model,
+            "dataset": dataset,
+            "form": form,
+            # Browsers never refill a file input: say so rather than let it vanish silently.
+            "csv_dropped": request.FILES.get("evaluation_data"),
+        },
+        status=status,
     )
 
 

@@ -13,6 +13,7 @@ from releases.services.registry import (
     model_version_trust_types,
     model_version_upload,
     registered_model_create,
+    registered_model_update,
     trusted_type_allowlist,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "model_version_trust_types",
     "model_version_upload",
     "registered_model_create",
+    "registered_model_update",
     "team_get_or_create",
     "trusted_type_allowlist",
     "user_token_rotate",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -74,6 +75,152 @@ def registered_model_create(
         payload={"name": name, "description": description},
     )
     return model
+
+
+def registered_model_update(
+    *,
+    actor: User,
+    registered_model: RegisteredModel,
+    description: str | None = None,
+    model_card: str | None = None,
+    evaluation_data: File | None = None,
+    target: str = "",
+) -> RegisteredModel:
+    """Edit a model's description and model card, or replace its standing evaluation set.
+
+    ``None`` (and no CSV) leaves a field as it is; name and team never change. The CSV is checked
+    exactly as on upload and stored before the transaction; a refusal removes it again.
+    """
+    if not user_can(user=actor, team_id=registered_model.team_id, action="edit"):
+        raise Forbidden(
+            f"Only data scientists of team {registered_model.team.name!r} can edit this model."
+        )
+    if description is not None and len(description) > 500:
+        raise InvalidInput("Keep the description to 500 characters or fewer.", field="description")
+    _check_evaluation_target(
+        registered_model=registered_model, evaluation_data=evaluation_data, target=target
+    )
+
+    cleanups: list[Callable[[], None]] = []
+    stored: StoredFile | None = None
+    try:
+        evaluation_frame = None
+        if evaluation_data is not None:
+            evaluation_path, cleanup = _as_local_file(evaluation_data)
+            cleanups.append(cleanup)
+            evaluation_frame = _read_evaluation(evaluation_path, target)
+            stored = store_content_addressed(path=evaluation_path, kind="datasets", extension="csv")
+
+        with transaction.atomic():
+            # The lock keeps two concurrent edits from each auditing against a stale "old" value.
+            locked = (
+                RegisteredModel.objects.select_for_update()
+                .select_related("team", "evaluation_dataset")
+                .get(pk=registered_model.pk)
+            )
+            changes: dict[str, Any] = {}
+            if description is not None and description != locked.description:
+                changes["description"] = {"old": locked.description, "new": description}
+                locked.description = description
+            if model_card is not None and model_card != locked.model_card:
+                # The card can be long and is already stored: the audit row keeps its digests.
+                changes["model_card"] = {
+                    "old_sha256": _text_sha256(locked.model_card),
+                    "new_sha256": _text_sha256(model_card),
+                }
+                locked.model_card = model_card
+            previous = locked.evaluation_dataset
+            dataset = None
+            if (
+                stored is not None
+                and evaluation_frame is not None
+                and (
+                    previous is None
+                    or (previous.sha256, previous.target) != (stored.sha256, target)
+                )
+            ):
+                dataset = _evaluation_dataset_create(
+                    registered_model=locked, stored=stored, upload=evaluation_data,
+                    target=target, frame=evaluation_frame, actor=actor,
+                )  # fmt: skip
+                locked.evaluation_dataset = dataset
+            if not changes and dataset is None:
+                return locked  # nothing differs: no write, no audit row
+            update_fields = [*changes, *(["evaluation_dataset"] if dataset else []), "updated_at"]
+            locked.save(update_fields=update_fields)
+            if changes:
+                audit_record(
+                    actor=actor,
+                    action="model.update",
+                    registered_model=locked,
+                    payload={"fields": sorted(changes), **changes},
+                )
+            if dataset is not None:
+                audit_record(
+                    actor=actor,
+                    action="model.evaluation_set",
+                    registered_model=locked,
+                    payload={
+                        "sha256": dataset.sha256,
+                        "target": dataset.target,
+                        "rows": dataset.n_rows,
+                        "previous_sha256": previous.sha256 if previous else None,
+                    },
+                )
+        return locked
+    except BaseException:
+        if stored is not None:
+            _discard_unreferenced(stored)
+        raise
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+
+
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_evaluation_target(
+    *, registered_model: RegisteredModel, evaluation_data: File | None, target: str
+) -> None:
+    """A CSV needs its target column; a target alone must be the standing set's (the stored set
+    was checked against its own target, and ignoring a new one would mislead the caller)."""
+    if evaluation_data is not None and not target:
+        raise InvalidInput(
+            "Say which column of the evaluation CSV is the target (the 'target' field).",
+            field="target",
+        )
+    standing = registered_model.evaluation_dataset
+    if target and evaluation_data is None and (standing is None or standing.target != target):
+        raise InvalidInput(
+            f"The target {target!r} needs an evaluation CSV: attach one in 'evaluation_data', "
+            "or leave 'target' empty (or unchanged) to keep the model's standing evaluation set"
+            + (f" (target {standing.target!r})." if standing else "."),
+            field="evaluation_data",
+        )
+
+
+def _evaluation_dataset_create(
+    *,
+    registered_model: RegisteredModel,
+    stored: StoredFile,
+    upload: File | None,
+    target: str,
+    frame: pd.DataFrame,
+    actor: User,
+) -> EvaluationDataset:
+    return EvaluationDataset.objects.create(
+        registered_model=registered_model,
+        file=stored.name,
+        original_name=((upload.name if upload else "") or "")[:255],
+        sha256=stored.sha256,
+        size=stored.size,
+        target=target,
+        n_rows=len(frame),
+        columns=[str(c) for c in frame.columns],
+        created_by=actor,
+    )
 
 
 def trusted_type_allowlist() -> frozenset[str]:
@@ -181,20 +328,9 @@ def model_version_upload(
             f"{format_size(settings.MODELGATE_MAX_UPLOAD_BYTES)} limit.",
             field="artifact",
         )
-    if evaluation_data is not None and not target:
-        raise InvalidInput(
-            "Say which column of the evaluation CSV is the target (the 'target' field).",
-            field="target",
-        )
-    standing = registered_model.evaluation_dataset
-    if target and evaluation_data is None and (standing is None or standing.target != target):
-        # Ignoring it would let the caller believe the version is measured against this target.
-        raise InvalidInput(
-            f"The target {target!r} needs an evaluation CSV: attach one in 'evaluation_data', "
-            "or leave 'target' empty to reuse the model's standing evaluation set"
-            + (f" (target {standing.target!r})." if standing else "."),
-            field="evaluation_data",
-        )
+    _check_evaluation_target(
+        registered_model=registered_model, evaluation_data=evaluation_data, target=target
+    )
     clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
     for tag in clean_tags:
         if len(tag) > 50:
@@ -228,17 +364,10 @@ def model_version_upload(
             locked = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
             dataset = locked.evaluation_dataset
             if stored_evaluation is not None and evaluation_frame is not None:
-                dataset = EvaluationDataset.objects.create(
-                    registered_model=locked,
-                    file=stored_evaluation.name,
-                    original_name=(evaluation_data.name or "")[:255] if evaluation_data else "",
-                    sha256=stored_evaluation.sha256,
-                    size=stored_evaluation.size,
-                    target=target,
-                    n_rows=len(evaluation_frame),
-                    columns=[str(c) for c in evaluation_frame.columns],
-                    created_by=actor,
-                )
+                dataset = _evaluation_dataset_create(
+                    registered_model=locked, stored=stored_evaluation, upload=evaluation_data,
+                    target=target, frame=evaluation_frame, actor=actor,
+                )  # fmt: skip
                 locked.evaluation_dataset = dataset
                 locked.save(update_fields=["evaluation_dataset", "updated_at"])
             last = locked.versions.aggregate(m=Max("version"))["m"] or 0
