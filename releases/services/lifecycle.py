@@ -46,7 +46,7 @@ def model_version_finish_validation(
     from releases.signature import diff_signatures
 
     version = (
-        ModelVersion.objects.select_for_update()
+        ModelVersion.objects.select_for_update(of=("self",))
         .select_related("registered_model__team")
         .filter(pk=version_id)
         .first()

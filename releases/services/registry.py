@@ -114,7 +114,9 @@ def registered_model_update(
         with transaction.atomic():
             # The lock keeps two concurrent edits from each auditing against a stale "old" value.
             locked = (
-                RegisteredModel.objects.select_for_update()
+                # Lock the model row only: PostgreSQL refuses FOR UPDATE on the nullable side of
+                # the evaluation set's outer join, and the team need not be locked.
+                RegisteredModel.objects.select_for_update(of=("self",))
                 .select_related("team", "evaluation_dataset")
                 .get(pk=registered_model.pk)
             )
