@@ -43,6 +43,7 @@ from releases.artifact_safety import (
     skops_untrusted_types,
     sniff_format,
 )
+from tests.releases import model_files
 
 LIMITS: dict[str, Any] = {"max_uncompressed_bytes": 50 * 1024**2, "max_entries": 1000}
 
@@ -64,17 +65,7 @@ def marker(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tabular() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "age": rng.integers(18, 80, 120).astype(float),
-            "income": rng.normal(50, 10, 120),
-            "city": rng.choice(["paris", "lyon", "nice"], 120),
-            "plan": rng.choice(["basic", "pro"], 120),
-        }
-    )
-    target = np.where((frame["income"] > 50) ^ (frame["city"] == "nice"), "churn", "stay")
-    return frame, target
+    return model_files.tabular()
 
 
 def _head(path: Path) -> bytes:

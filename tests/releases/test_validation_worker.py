@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from releases.models import AuditEvent, ModelVersion, VersionStatus
 from tests.conftest import wait_for
 from tests.factories import RegisteredModelFactory, TeamFactory
+from tests.releases import model_files as mf
 
 pytestmark = pytest.mark.worker
 
@@ -63,15 +63,7 @@ def test_uploaded_pipeline_is_validated_by_the_worker_with_signature_and_metrics
 ):
     model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
     artifact, csv = _pipeline_and_csv()
-    response = api(owner).post(
-        f"/api/v1/models/{model.name}/versions/",
-        {
-            "artifact": SimpleUploadedFile("model.skops", artifact),
-            "evaluation_data": SimpleUploadedFile("eval.csv", csv),
-            "target": "label",
-        },
-        format="multipart",
-    )
+    response = mf.upload(api(owner), artifact, evaluation_data=csv, target="label")
     assert response.status_code == 201, response.json()
     version = _wait_final(ModelVersion.objects.get(registered_model=model, version=1).pk)
 
@@ -105,15 +97,7 @@ def test_evaluation_data_missing_the_models_features_fails_validation_with_a_rea
     model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
     artifact, _ = _pipeline_and_csv()
     wrong_csv = b"income,label\n50,good\n60,bad\n"
-    response = api(owner).post(
-        f"/api/v1/models/{model.name}/versions/",
-        {
-            "artifact": SimpleUploadedFile("model.skops", artifact),
-            "evaluation_data": SimpleUploadedFile("eval.csv", wrong_csv),
-            "target": "label",
-        },
-        format="multipart",
-    )
+    response = mf.upload(api(owner), artifact, evaluation_data=wrong_csv, target="label")
     assert response.status_code == 201, response.json()
     version = _wait_final(ModelVersion.objects.get(registered_model=model, version=1).pk)
     assert version.status == VersionStatus.VALIDATION_FAILED
@@ -131,11 +115,7 @@ def test_untrusted_types_wait_for_a_reviewer_then_validate(
     y = (X[:, 0] > 0).astype(int)
     knn = sio.dumps(KNeighborsClassifier(algorithm="kd_tree").fit(X, y))
     model = RegisteredModelFactory(name="knn", team=TeamFactory(name="risk"))
-    response = api(owner).post(
-        "/api/v1/models/knn/versions/",
-        {"artifact": SimpleUploadedFile("m.skops", knn)},
-        format="multipart",
-    )
+    response = mf.upload(api(owner), knn, url="/api/v1/models/knn/versions/")
     assert response.status_code == 201
     pending = response.json()["pending_trust"]
     assert "sklearn.neighbors._kd_tree.KDTree" in pending
