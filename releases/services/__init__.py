@@ -2,6 +2,7 @@
 each, and an audit row for every action."""
 
 from releases.services.audit import audit_record
+from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
     model_version_finish_validation,
     model_version_report_stage,
@@ -14,7 +15,6 @@ from releases.services.registry import (
     model_version_upload,
     registered_model_create,
     registered_model_update,
-    trusted_type_allowlist,
 )
 
 __all__ = [

@@ -1,13 +1,8 @@
-"""Registering models and uploading versions: checks, storage, numbering, trust."""
+"""Registering and editing models, uploading versions, trusting types."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -17,10 +12,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from releases.artifact_store import StoredFile, discard, store_content_addressed
+from releases.artifact_store import StoredFile, store_content_addressed
 from releases.models import (
     ALLOWED_TRANSITIONS,
-    EvaluationDataset,
     ModelVersion,
     RegisteredModel,
     Tag,
@@ -36,13 +30,20 @@ from webapp.errors import (
     InvalidTransition,
     NotFound,
     PayloadTooLarge,
-    UnsafeArtifactRefused,
-    UnsupportedFormat,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 from releases.services.audit import audit_record
+from releases.services.inputs import (
+    as_local_file,
+    check_artifact,
+    check_evaluation_target,
+    discard_unreferenced,
+    evaluation_dataset_create,
+    read_evaluation,
+    text_sha256,
+)
 
 
 @transaction.atomic
@@ -97,7 +98,7 @@ def registered_model_update(
         )
     if description is not None and len(description) > 500:
         raise InvalidInput("Keep the description to 500 characters or fewer.", field="description")
-    _check_evaluation_target(
+    check_evaluation_target(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
 
@@ -106,9 +107,9 @@ def registered_model_update(
     try:
         evaluation_frame = None
         if evaluation_data is not None:
-            evaluation_path, cleanup = _as_local_file(evaluation_data)
+            evaluation_path, cleanup = as_local_file(evaluation_data)
             cleanups.append(cleanup)
-            evaluation_frame = _read_evaluation(evaluation_path, target)
+            evaluation_frame = read_evaluation(evaluation_path, target)
             stored = store_content_addressed(path=evaluation_path, kind="datasets", extension="csv")
 
         with transaction.atomic():
@@ -127,8 +128,8 @@ def registered_model_update(
             if model_card is not None and model_card != locked.model_card:
                 # The card can be long and is already stored: the audit row keeps its digests.
                 changes["model_card"] = {
-                    "old_sha256": _text_sha256(locked.model_card),
-                    "new_sha256": _text_sha256(model_card),
+                    "old_sha256": text_sha256(locked.model_card),
+                    "new_sha256": text_sha256(model_card),
                 }
                 locked.model_card = model_card
             previous = locked.evaluation_dataset
@@ -141,7 +142,7 @@ def registered_model_update(
                     or (previous.sha256, previous.target) != (stored.sha256, target)
                 )
             ):
-                dataset = _evaluation_dataset_create(
+                dataset = evaluation_dataset_create(
                     registered_model=locked, stored=stored, upload=evaluation_data,
                     target=target, frame=evaluation_frame, actor=actor,
                 )  # fmt: skip
@@ -172,137 +173,11 @@ def registered_model_update(
         return locked
     except BaseException:
         if stored is not None:
-            _discard_unreferenced(stored)
+            discard_unreferenced(stored)
         raise
     finally:
         for cleanup in cleanups:
             cleanup()
-
-
-def _text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _check_evaluation_target(
-    *, registered_model: RegisteredModel, evaluation_data: File | None, target: str
-) -> None:
-    """A CSV needs its target column; a target alone must be the standing set's (the stored set
-    was checked against its own target, and ignoring a new one would mislead the caller)."""
-    if evaluation_data is not None and not target:
-        raise InvalidInput(
-            "Say which column of the evaluation CSV is the target (the 'target' field).",
-            field="target",
-        )
-    standing = registered_model.evaluation_dataset
-    if target and evaluation_data is None and (standing is None or standing.target != target):
-        raise InvalidInput(
-            f"The target {target!r} needs an evaluation CSV: attach one in 'evaluation_data', "
-            "or leave 'target' empty (or unchanged) to keep the model's standing evaluation set"
-            + (f" (target {standing.target!r})." if standing else "."),
-            field="evaluation_data",
-        )
-
-
-def _evaluation_dataset_create(
-    *,
-    registered_model: RegisteredModel,
-    stored: StoredFile,
-    upload: File | None,
-    target: str,
-    frame: pd.DataFrame,
-    actor: User,
-) -> EvaluationDataset:
-    return EvaluationDataset.objects.create(
-        registered_model=registered_model,
-        file=stored.name,
-        original_name=((upload.name if upload else "") or "")[:255],
-        sha256=stored.sha256,
-        size=stored.size,
-        target=target,
-        n_rows=len(frame),
-        columns=[str(c) for c in frame.columns],
-        created_by=actor,
-    )
-
-
-def trusted_type_allowlist() -> frozenset[str]:
-    """The shipped reviewed allowlist plus what an admin configured; never from the file."""
-    from releases.artifact_safety import DEFAULT_TRUSTED_TYPES
-
-    return DEFAULT_TRUSTED_TYPES | settings.MODELGATE_EXTRA_TRUSTED_TYPES
-
-
-def _as_local_file(upload: File) -> tuple[Path, Callable[[], None]]:
-    """A path for the uploaded bytes: Django's temporary upload file, or a temp copy."""
-    if hasattr(upload, "temporary_file_path"):
-        return Path(upload.temporary_file_path()), lambda: None
-    tmp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 -- removed by the cleanup
-    with tmp:
-        upload.seek(0)
-        shutil.copyfileobj(upload, tmp, 1 << 20)
-    return Path(tmp.name), lambda: os.unlink(tmp.name)
-
-
-def _check_artifact(path: Path) -> tuple[str, list[str]]:
-    """Content checks that need no loading: format by content, zip limits, skops type policy.
-    Returns (format, types needing a reviewer's trust). Raises a 4xx DomainError."""
-    from releases.artifact_safety import (
-        SNIFF_BYTES,
-        UnsafeArtifact,
-        check_onnx,
-        check_zip,
-        classify_untrusted,
-        skops_untrusted_types,
-        sniff_format,
-    )
-
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    try:
-        artifact_format = sniff_format(head=head)
-        if artifact_format == "onnx":
-            check_onnx(path=path)
-            return artifact_format, []
-        check_zip(
-            path=path,
-            max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
-            max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
-        )
-        report = classify_untrusted(
-            untrusted=skops_untrusted_types(path=path), trusted=trusted_type_allowlist()
-        )
-    except UnsafeArtifact as exc:
-        error_class = (
-            UnsupportedFormat
-            if exc.code in {"pickle_refused", "unknown_format"}
-            else UnsafeArtifactRefused
-        )
-        raise error_class(exc.message, code=exc.code, field="artifact") from exc
-    if report.forbidden:
-        raise UnsafeArtifactRefused(
-            "This model refers to "
-            + ", ".join(report.forbidden)
-            + ", which can run arbitrary code or touch files, so ModelGate will never load it. "
-            "Rebuild the model without it (for example without a FunctionTransformer wrapping "
-            "that function), save it with skops.io.dump and upload it again.",
-            code="forbidden_type",
-            field="artifact",
-            detail={"forbidden_types": list(report.forbidden)},
-        )
-    return artifact_format, list(report.needs_trust)
-
-
-def _read_evaluation(path: Path, target: str) -> pd.DataFrame:
-    from releases.signature import InvalidEvaluationData, read_evaluation_csv
-
-    try:
-        return read_evaluation_csv(
-            path_or_file=path, target=target, max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS
-        )
-    except InvalidEvaluationData as exc:
-        raise InvalidInput(
-            str(exc), code="invalid_evaluation_data", field="evaluation_data"
-        ) from exc
 
 
 def model_version_upload(
@@ -330,7 +205,7 @@ def model_version_upload(
             f"{format_size(settings.MODELGATE_MAX_UPLOAD_BYTES)} limit.",
             field="artifact",
         )
-    _check_evaluation_target(
+    check_evaluation_target(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
     clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
@@ -341,14 +216,14 @@ def model_version_upload(
     cleanups: list[Callable[[], None]] = []
     stored: list[StoredFile] = []
     try:
-        artifact_path, cleanup = _as_local_file(artifact)
+        artifact_path, cleanup = as_local_file(artifact)
         cleanups.append(cleanup)
-        artifact_format, needs_trust = _check_artifact(artifact_path)
+        artifact_format, needs_trust = check_artifact(artifact_path)
         evaluation_frame = None
         if evaluation_data is not None:
-            evaluation_path, cleanup = _as_local_file(evaluation_data)
+            evaluation_path, cleanup = as_local_file(evaluation_data)
             cleanups.append(cleanup)
-            evaluation_frame = _read_evaluation(evaluation_path, target)
+            evaluation_frame = read_evaluation(evaluation_path, target)
 
         stored_artifact = store_content_addressed(
             path=artifact_path, kind="artifacts", extension=artifact_format
@@ -366,7 +241,7 @@ def model_version_upload(
             locked = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
             dataset = locked.evaluation_dataset
             if stored_evaluation is not None and evaluation_frame is not None:
-                dataset = _evaluation_dataset_create(
+                dataset = evaluation_dataset_create(
                     registered_model=locked, stored=stored_evaluation, upload=evaluation_data,
                     target=target, frame=evaluation_frame, actor=actor,
                 )  # fmt: skip
@@ -406,22 +281,11 @@ def model_version_upload(
         return version
     except BaseException:
         for item in stored:
-            _discard_unreferenced(item)
+            discard_unreferenced(item)
         raise
     finally:
         for cleanup in cleanups:
             cleanup()
-
-
-def _discard_unreferenced(stored: StoredFile) -> None:
-    """Remove a file this failed upload stored, unless a committed row already shares the bytes.
-    (An identical upload still in flight can lose its file; its own check then finds it gone.)"""
-    if (
-        ModelVersion.objects.filter(artifact=stored.name).exists()
-        or EvaluationDataset.objects.filter(file=stored.name).exists()
-    ):
-        return
-    discard(stored)
 
 
 def _enqueue_validation(version: ModelVersion) -> None:

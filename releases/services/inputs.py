@@ -1,0 +1,168 @@
+"""Checking what an upload brings before anything is stored: the artifact by content, the
+evaluation CSV and its target; plus the dataset row and clean-up helpers both services share."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files import File
+
+from releases.artifact_store import StoredFile, discard
+from releases.models import (
+    EvaluationDataset,
+    ModelVersion,
+    RegisteredModel,
+)
+from webapp.errors import (
+    InvalidInput,
+    UnsafeArtifactRefused,
+    UnsupportedFormat,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_evaluation_target(
+    *, registered_model: RegisteredModel, evaluation_data: File | None, target: str
+) -> None:
+    """A CSV needs its target column; a target alone must be the standing set's (the stored set
+    was checked against its own target, and ignoring a new one would mislead the caller)."""
+    if evaluation_data is not None and not target:
+        raise InvalidInput(
+            "Say which column of the evaluation CSV is the target (the 'target' field).",
+            field="target",
+        )
+    standing = registered_model.evaluation_dataset
+    if target and evaluation_data is None and (standing is None or standing.target != target):
+        raise InvalidInput(
+            f"The target {target!r} needs an evaluation CSV: attach one in 'evaluation_data', "
+            "or leave 'target' empty (or unchanged) to keep the model's standing evaluation set"
+            + (f" (target {standing.target!r})." if standing else "."),
+            field="evaluation_data",
+        )
+
+
+def evaluation_dataset_create(
+    *,
+    registered_model: RegisteredModel,
+    stored: StoredFile,
+    upload: File | None,
+    target: str,
+    frame: pd.DataFrame,
+    actor: User,
+) -> EvaluationDataset:
+    return EvaluationDataset.objects.create(
+        registered_model=registered_model,
+        file=stored.name,
+        original_name=((upload.name if upload else "") or "")[:255],
+        sha256=stored.sha256,
+        size=stored.size,
+        target=target,
+        n_rows=len(frame),
+        columns=[str(c) for c in frame.columns],
+        created_by=actor,
+    )
+
+
+def trusted_type_allowlist() -> frozenset[str]:
+    """The shipped reviewed allowlist plus what an admin configured; never from the file."""
+    from releases.artifact_safety import DEFAULT_TRUSTED_TYPES
+
+    return DEFAULT_TRUSTED_TYPES | settings.MODELGATE_EXTRA_TRUSTED_TYPES
+
+
+def as_local_file(upload: File) -> tuple[Path, Callable[[], None]]:
+    """A path for the uploaded bytes: Django's temporary upload file, or a temp copy."""
+    if hasattr(upload, "temporary_file_path"):
+        return Path(upload.temporary_file_path()), lambda: None
+    tmp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 -- removed by the cleanup
+    with tmp:
+        upload.seek(0)
+        shutil.copyfileobj(upload, tmp, 1 << 20)
+    return Path(tmp.name), lambda: os.unlink(tmp.name)
+
+
+def check_artifact(path: Path) -> tuple[str, list[str]]:
+    """Content checks that need no loading: format by content, zip limits, skops type policy.
+    Returns (format, types needing a reviewer's trust). Raises a 4xx DomainError."""
+    from releases.artifact_safety import (
+        SNIFF_BYTES,
+        UnsafeArtifact,
+        check_onnx,
+        check_zip,
+        classify_untrusted,
+        skops_untrusted_types,
+        sniff_format,
+    )
+
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    try:
+        artifact_format = sniff_format(head=head)
+        if artifact_format == "onnx":
+            check_onnx(path=path)
+            return artifact_format, []
+        check_zip(
+            path=path,
+            max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
+            max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
+        )
+        report = classify_untrusted(
+            untrusted=skops_untrusted_types(path=path), trusted=trusted_type_allowlist()
+        )
+    except UnsafeArtifact as exc:
+        error_class = (
+            UnsupportedFormat
+            if exc.code in {"pickle_refused", "unknown_format"}
+            else UnsafeArtifactRefused
+        )
+        raise error_class(exc.message, code=exc.code, field="artifact") from exc
+    if report.forbidden:
+        raise UnsafeArtifactRefused(
+            "This model refers to "
+            + ", ".join(report.forbidden)
+            + ", which can run arbitrary code or touch files, so ModelGate will never load it. "
+            "Rebuild the model without it (for example without a FunctionTransformer wrapping "
+            "that function), save it with skops.io.dump and upload it again.",
+            code="forbidden_type",
+            field="artifact",
+            detail={"forbidden_types": list(report.forbidden)},
+        )
+    return artifact_format, list(report.needs_trust)
+
+
+def read_evaluation(path: Path, target: str) -> pd.DataFrame:
+    from releases.signature import InvalidEvaluationData, read_evaluation_csv
+
+    try:
+        return read_evaluation_csv(
+            path_or_file=path, target=target, max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS
+        )
+    except InvalidEvaluationData as exc:
+        raise InvalidInput(
+            str(exc), code="invalid_evaluation_data", field="evaluation_data"
+        ) from exc
+
+
+def discard_unreferenced(stored: StoredFile) -> None:
+    """Remove a file this failed upload stored, unless a committed row already shares the bytes.
+    (An identical upload still in flight can lose its file; its own check then finds it gone.)"""
+    if (
+        ModelVersion.objects.filter(artifact=stored.name).exists()
+        or EvaluationDataset.objects.filter(file=stored.name).exists()
+    ):
+        return
+    discard(stored)
