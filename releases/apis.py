@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +24,7 @@ from releases.serializers import (
     RegisteredModelUpdateInput,
     TrustTypesInput,
 )
-from releases.uploads import REQUEST_OVERHEAD_FACTOR, format_size, upload_too_large
+from releases.uploads import upload_too_large
 from webapp.errors import PayloadTooLarge
 
 ERROR = OpenApiResponse(
@@ -30,6 +32,16 @@ ERROR = OpenApiResponse(
                                                "detail": {"type": "string"}}},
     description="What went wrong and what to fix.",
 )  # fmt: skip
+
+
+def _parsed_body(request: Request, *, field: str) -> Any:
+    """``request.data``, parsed through the size-limiting upload handler: a body it refused (by
+    declared length or while streaming) is a 413, not an empty form. Call after authorizing."""
+    data = request.data
+    too_large = upload_too_large(request)
+    if too_large:
+        raise PayloadTooLarge(too_large, field=field)
+    return data
 
 
 class MeApi(APIView):
@@ -119,10 +131,7 @@ class ModelDetailApi(APIView):
     )
     def patch(self, request: Request, name: str) -> Response:
         model = selectors.registered_model_get_for_user(user=request.user, name=name, action="edit")
-        too_large = upload_too_large(request)
-        if too_large:
-            raise PayloadTooLarge(too_large, field="evaluation_data")
-        data = RegisteredModelUpdateInput(data=request.data)
+        data = RegisteredModelUpdateInput(data=_parsed_body(request, field="evaluation_data"))
         data.is_valid(raise_exception=True)
         v = data.validated_data
         model = services.registered_model_update(
@@ -158,22 +167,10 @@ class VersionListApi(APIView):
                    415: ERROR, 422: ERROR},
     )  # fmt: skip
     def post(self, request: Request, name: str) -> Response:
-        from django.conf import settings
-
         model = selectors.registered_model_get_for_user(
             user=request.user, name=name, action="upload"
         )
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.MODELGATE_MAX_UPLOAD_BYTES * REQUEST_OVERHEAD_FACTOR:
-            raise PayloadTooLarge(
-                f"This upload ({format_size(declared)}) is larger than the "
-                f"{format_size(settings.MODELGATE_MAX_UPLOAD_BYTES)} limit. Upload a smaller "
-                "file, or ask an admin to raise MODELGATE_MAX_UPLOAD_BYTES."
-            )
-        data = ModelVersionUploadInput(data=request.data)
-        too_large = upload_too_large(request)
-        if too_large:
-            raise PayloadTooLarge(too_large, field="artifact")
+        data = ModelVersionUploadInput(data=_parsed_body(request, field="artifact"))
         data.is_valid(raise_exception=True)
         v = data.validated_data
         version = services.model_version_upload(

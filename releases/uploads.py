@@ -35,7 +35,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
     ) -> tuple[QueryDict, MultiValueDict[str, Any]] | None:
         limit = settings.MODELGATE_MAX_UPLOAD_BYTES
         if content_length > limit * REQUEST_OVERHEAD_FACTOR:
-            self._refuse(_message(limit))
+            self._refuse(_message(limit, declared=content_length))
             return QueryDict(), MultiValueDict()
         return None
 
@@ -59,8 +59,10 @@ def format_size(n: float) -> str:
     return str(filesizeformat(n)).replace("\xa0", " ")
 
 
-def _message(limit: int, field: str | None = None) -> str:
+def _message(limit: int, field: str | None = None, declared: int | None = None) -> str:
     what = f"The file in '{field}'" if field else "This upload"
+    if declared is not None:
+        what += f" ({format_size(declared)})"
     return (
         f"{what} is larger than the {format_size(limit)} limit. Upload a smaller file "
         "(an evaluation sample, or a model saved without training data), or ask an admin to "

@@ -411,3 +411,21 @@ def test_anonymous_visitor_is_sent_to_sign_in(client: Any, risk_model: Any) -> N
 
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("size", [100 * 1024, 300 * 1024], ids=["streamed", "declared"])
+def test_csv_over_the_upload_limit_is_413_and_changes_nothing(
+    api: Any, owner: Any, risk_model: Any, media_root: Path, settings: Any, size: int
+) -> None:
+    settings.MODELGATE_MAX_UPLOAD_BYTES = 64 * 1024
+    header, *rows = mf.evaluation_csv_bytes().splitlines(keepends=True)
+    big = header + b"".join(rows) * (size // len(b"".join(rows)) + 1)
+    assert len(big) > size
+
+    response = patch_csv(api(owner), big, target=mf.TARGET, description="too big to take")
+
+    assert response.status_code == 413, response.json()
+    assert "64.0 KB limit" in response.json()["detail"]
+    assert mf.files_under(media_root) == []
+    assert unchanged(risk_model)
+    assert not AuditEvent.objects.exists()
