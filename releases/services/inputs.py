@@ -7,7 +7,8 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 
-from releases.artifact_store import StoredFile, discard
+from releases.artifact_store import StoredFile, discard, store_content_addressed
 from releases.models import (
     EvaluationDataset,
     ModelVersion,
@@ -84,15 +85,43 @@ def trusted_type_allowlist() -> frozenset[str]:
     return DEFAULT_TRUSTED_TYPES | settings.MODELGATE_EXTRA_TRUSTED_TYPES
 
 
-def as_local_file(upload: File) -> tuple[Path, Callable[[], None]]:
-    """A path for the uploaded bytes: Django's temporary upload file, or a temp copy."""
-    if hasattr(upload, "temporary_file_path"):
-        return Path(upload.temporary_file_path()), lambda: None
-    tmp = tempfile.NamedTemporaryFile(delete=False)  # noqa: SIM115 -- removed by the cleanup
-    with tmp:
-        upload.seek(0)
-        shutil.copyfileobj(upload, tmp, 1 << 20)
-    return Path(tmp.name), lambda: os.unlink(tmp.name)
+class UploadStaging:
+    """The local copies and stored files of one upload, for `upload_staging`."""
+
+    def __init__(self) -> None:
+        self.temporary: list[str] = []
+        self.stored: list[StoredFile] = []
+
+    def local_path(self, upload: File) -> Path:
+        """A path for the uploaded bytes: Django's temporary upload file, or a temp copy."""
+        if hasattr(upload, "temporary_file_path"):
+            return Path(upload.temporary_file_path())
+        with tempfile.NamedTemporaryFile(delete=False) as tmp:
+            self.temporary.append(tmp.name)
+            upload.seek(0)
+            shutil.copyfileobj(upload, tmp, 1 << 20)
+        return Path(tmp.name)
+
+    def store(self, *, path: Path, kind: str, extension: str) -> StoredFile:
+        stored = store_content_addressed(path=path, kind=kind, extension=extension)
+        self.stored.append(stored)
+        return stored
+
+
+@contextmanager
+def upload_staging() -> Iterator[UploadStaging]:
+    """Temp copies always go at the end; stored files go too when the block fails, so a refused
+    or failed upload leaves no file behind."""
+    staging = UploadStaging()
+    try:
+        yield staging
+    except BaseException:
+        for stored in staging.stored:
+            discard_unreferenced(stored)
+        raise
+    finally:
+        for name in staging.temporary:
+            os.unlink(name)
 
 
 def check_artifact(path: Path) -> tuple[str, list[str]]:

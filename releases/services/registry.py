@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from releases.artifact_store import StoredFile, store_content_addressed
+from releases.artifact_store import StoredFile
 from releases.models import (
     ALLOWED_TRANSITIONS,
     ModelVersion,
@@ -22,6 +22,15 @@ from releases.models import (
     VersionStatus,
 )
 from releases.selectors import user_can
+from releases.services.audit import audit_record
+from releases.services.inputs import (
+    check_artifact,
+    check_evaluation_target,
+    evaluation_dataset_create,
+    read_evaluation,
+    text_sha256,
+    upload_staging,
+)
 from releases.uploads import format_size
 from webapp.errors import (
     Conflict,
@@ -30,19 +39,6 @@ from webapp.errors import (
     InvalidTransition,
     NotFound,
     PayloadTooLarge,
-)
-
-if TYPE_CHECKING:
-    pass
-from releases.services.audit import audit_record
-from releases.services.inputs import (
-    as_local_file,
-    check_artifact,
-    check_evaluation_target,
-    discard_unreferenced,
-    evaluation_dataset_create,
-    read_evaluation,
-    text_sha256,
 )
 
 
@@ -102,15 +98,13 @@ def registered_model_update(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
 
-    cleanups: list[Callable[[], None]] = []
     stored: StoredFile | None = None
-    try:
+    with upload_staging() as staging:
         evaluation_frame = None
         if evaluation_data is not None:
-            evaluation_path, cleanup = as_local_file(evaluation_data)
-            cleanups.append(cleanup)
+            evaluation_path = staging.local_path(evaluation_data)
             evaluation_frame = read_evaluation(evaluation_path, target)
-            stored = store_content_addressed(path=evaluation_path, kind="datasets", extension="csv")
+            stored = staging.store(path=evaluation_path, kind="datasets", extension="csv")
 
         with transaction.atomic():
             # The lock keeps two concurrent edits from each auditing against a stale "old" value.
@@ -171,13 +165,6 @@ def registered_model_update(
                     },
                 )
         return locked
-    except BaseException:
-        if stored is not None:
-            discard_unreferenced(stored)
-        raise
-    finally:
-        for cleanup in cleanups:
-            cleanup()
 
 
 def model_version_upload(
@@ -213,28 +200,22 @@ def model_version_upload(
         if len(tag) > 50:
             raise InvalidInput(f"Tag {tag[:20]!r}... is longer than 50 characters.", field="tags")
 
-    cleanups: list[Callable[[], None]] = []
-    stored: list[StoredFile] = []
-    try:
-        artifact_path, cleanup = as_local_file(artifact)
-        cleanups.append(cleanup)
+    with upload_staging() as staging:
+        artifact_path = staging.local_path(artifact)
         artifact_format, needs_trust = check_artifact(artifact_path)
         evaluation_frame = None
         if evaluation_data is not None:
-            evaluation_path, cleanup = as_local_file(evaluation_data)
-            cleanups.append(cleanup)
+            evaluation_path = staging.local_path(evaluation_data)
             evaluation_frame = read_evaluation(evaluation_path, target)
 
-        stored_artifact = store_content_addressed(
+        stored_artifact = staging.store(
             path=artifact_path, kind="artifacts", extension=artifact_format
         )
-        stored.append(stored_artifact)
         stored_evaluation = None
         if evaluation_data is not None:
-            stored_evaluation = store_content_addressed(
+            stored_evaluation = staging.store(
                 path=evaluation_path, kind="datasets", extension="csv"
             )
-            stored.append(stored_evaluation)
 
         with transaction.atomic():
             # The lock serialises version numbering per model.
@@ -279,13 +260,6 @@ def model_version_upload(
             if not needs_trust:
                 _enqueue_validation(version)
         return version
-    except BaseException:
-        for item in stored:
-            discard_unreferenced(item)
-        raise
-    finally:
-        for cleanup in cleanups:
-            cleanup()
 
 
 def _enqueue_validation(version: ModelVersion) -> None:
