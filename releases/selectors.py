@@ -5,10 +5,8 @@ see. Access helpers fetch and authorize in one step: 404 when the user may not s
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from releases.models import (
     AuditEvent,
@@ -21,7 +19,6 @@ from releases.models import (
 from webapp.errors import Forbidden, NotFound
 
 AnyUser = User | AnonymousUser
-Action = Literal["view", "upload", "edit", "review", "label", "admin"]
 
 # Which team roles allow an action; admins may do everything everywhere.
 ACTION_ROLES: dict[str, frozenset[str]] = {
@@ -159,18 +156,6 @@ def model_version_get_for_user(
 
 def audit_events_for_version(*, model_version: ModelVersion) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(model_version=model_version).select_related("actor")
-
-
-def audit_events_for_model(*, registered_model: RegisteredModel) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(registered_model=registered_model).select_related(
-        "actor", "model_version"
-    )
-
-
-def models_with_versions_prefetched(*, user: AnyUser) -> QuerySet[RegisteredModel]:
-    return registered_models_visible(user=user).prefetch_related(
-        Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
-    )
 
 
 def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:
