@@ -131,6 +131,9 @@ class VersionStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+# What the worker reports while validating (validation_report["stage"]), in order.
+VALIDATION_STAGES = ("loading model", "reading signature", "evaluating", "done")
+
 TERMINAL_STATUSES = frozenset({VersionStatus.REJECTED, VersionStatus.ARCHIVED})
 SERVABLE_STATUSES = frozenset({VersionStatus.APPROVED})
 

@@ -24,8 +24,6 @@ from releases.signature import (
     infer_signature,
 )
 
-STAGES = ("loading model", "reading signature", "evaluating", "done")
-
 
 class ValidationFailed(Exception):
     """The model loaded (or not) but cannot be used as uploaded; the message says what to fix."""

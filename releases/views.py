@@ -23,7 +23,13 @@ from releases.forms import (
     TrustTypesForm,
 )
 from releases.markdown import render_markdown
-from releases.models import ModelVersion, RegisteredModel, Role, VersionStatus
+from releases.models import (
+    VALIDATION_STAGES,
+    ModelVersion,
+    RegisteredModel,
+    Role,
+    VersionStatus,
+)
 from releases.uploads import upload_too_large
 from webapp.errors import DomainError, Forbidden
 
@@ -228,7 +234,6 @@ def version_upload(request: HttpRequest, name: str) -> HttpResponse:
 
 
 # The stages the worker reports (releases.validation.validate_artifact), in order.
-VALIDATION_STAGES = ["loading model", "reading signature", "evaluating", "done"]
 IN_PROGRESS_STATUSES = {VersionStatus.PENDING, VersionStatus.VALIDATING}
 # Metrics where a smaller number is better; every other metric is better when larger.
 LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}

@@ -5,10 +5,13 @@
   "use strict";
   var root = document.getElementById("version-live");
   if (!root || root.dataset.poll !== "true") return;
-  var STAGES = ["loading model", "reading signature", "evaluating", "done"];
   var IN_PROGRESS = ["pending", "validating"];
   var badgeWrap = document.getElementById("status-badge");
   var stageLine = document.getElementById("stage-line");
+  // The server draws the stages in order (releases.models.VALIDATION_STAGES).
+  var STAGES = Array.prototype.map.call(stageLine.querySelectorAll("li"), function (li) {
+    return li.dataset.stage;
+  });
   var stageText = document.getElementById("stage-text");
   var failures = 0;
 

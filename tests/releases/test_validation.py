@@ -11,6 +11,7 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 
 from releases.artifact_safety import UnsafeArtifact
+from releases.models import VALIDATION_STAGES
 from releases.validation import ValidationFailed, validate_artifact
 
 LIMITS = {"max_uncompressed_bytes": 50 * 1024**2, "max_entries": 10_000}
@@ -34,6 +35,7 @@ def test_regressor_is_measured_with_r2_mae_rmse(tmp_path):
     assert set(report["evaluation"]["metrics"]) == {"r2", "mae", "rmse"}
     assert report["evaluation"]["metrics"]["r2"] > 0.5
     assert stages == ["loading model", "reading signature", "evaluating", "done"]
+    assert tuple(stages) == VALIDATION_STAGES  # what the version page draws
 
 
 def test_multiclass_classifier_gets_accuracy_auc_and_log_loss(tmp_path):
