@@ -49,6 +49,7 @@ check: install-dev
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Tests keep their own var/ (SQLite file, broker folders) so a running `make run` is untouched.
 test: export MODELGATE_VAR_DIR ?= $(CURDIR)/var/test

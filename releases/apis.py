@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from releases import selectors, services
+from releases.errors import PayloadTooLarge
 from releases.serializers import (
     ModelVersionOutput,
     ModelVersionUploadInput,
@@ -25,7 +26,6 @@ from releases.serializers import (
     TrustTypesInput,
 )
 from releases.uploads import upload_too_large
-from webapp.errors import PayloadTooLarge
 
 ERROR = OpenApiResponse(
     response={"type": "object", "properties": {"error": {"type": "string"},

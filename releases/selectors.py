@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
+from releases.errors import Forbidden, NotFound
 from releases.models import (
     AuditEvent,
     Membership,
@@ -16,7 +17,6 @@ from releases.models import (
     Role,
     Team,
 )
-from webapp.errors import Forbidden, NotFound
 
 AnyUser = User | AnonymousUser
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from releases import selectors, services
+from releases.errors import DomainError, Forbidden
 from releases.forms import (
     ModelFilterForm,
     RegisteredModelEditForm,
@@ -31,7 +32,6 @@ from releases.models import (
     VersionStatus,
 )
 from releases.uploads import upload_too_large
-from webapp.errors import DomainError, Forbidden
 
 
 @login_required

@@ -23,6 +23,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher() -> Iterator[None]:
+    """PBKDF2 costs 0.4 s per persona; the tests check who may do what, not hashing strength."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _allow_audit_purge_after_transactional_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     """Transactional tests end with a flush; the audit table's SQLite trigger refuses DELETE

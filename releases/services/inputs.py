@@ -17,15 +17,15 @@ from django.contrib.auth.models import User
 from django.core.files import File
 
 from releases.artifact_store import StoredFile, discard, store_content_addressed
+from releases.errors import (
+    InvalidInput,
+    UnsafeArtifactRefused,
+    UnsupportedFormat,
+)
 from releases.models import (
     EvaluationDataset,
     ModelVersion,
     RegisteredModel,
-)
-from webapp.errors import (
-    InvalidInput,
-    UnsafeArtifactRefused,
-    UnsupportedFormat,
 )
 
 if TYPE_CHECKING:

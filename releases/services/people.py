@@ -8,13 +8,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from releases.errors import (
+    InvalidInput,
+)
 from releases.models import (
     Membership,
     Role,
     Team,
-)
-from webapp.errors import (
-    InvalidInput,
 )
 
 if TYPE_CHECKING:

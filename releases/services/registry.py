@@ -13,6 +13,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from releases.artifact_store import StoredFile
+from releases.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+)
 from releases.models import (
     ALLOWED_TRANSITIONS,
     ModelVersion,
@@ -32,14 +40,6 @@ from releases.services.inputs import (
     upload_staging,
 )
 from releases.uploads import format_size
-from webapp.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    InvalidTransition,
-    NotFound,
-    PayloadTooLarge,
-)
 
 
 @transaction.atomic

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from releases.errors import DomainError
 from releases.models import Role
 from releases.services import user_upsert
-from webapp.errors import DomainError
 
 
 class Command(BaseCommand):

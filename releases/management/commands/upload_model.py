@@ -8,7 +8,7 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from releases import selectors, services
-from webapp.errors import DomainError
+from releases.errors import DomainError
 
 
 class Command(BaseCommand):
