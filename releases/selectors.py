@@ -275,10 +275,10 @@ def _explain_type(name: str, forbidden: bool) -> tuple[str, bool]:
             "list does not include. Trust it if this model is expected to use it.",
             True,
         )
+    where = f"the package {package!r}" + (f" (module {module!r})" if module != package else "")
     return (
-        f"{attribute!r} from the package {package!r} (module {module!r}), which is not part of "
-        "scikit-learn. Loading it runs that package's code: trust it only if you know the "
-        "package and expect it in this model.",
+        f"{attribute!r} from {where}, which is not part of scikit-learn. Loading it runs that "
+        "package's code: trust it only if you know the package and expect it in this model.",
         True,
     )
 
