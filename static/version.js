@@ -1,12 +1,14 @@
 // Version page.
 // 1. While the version is pending or validating, ask the server for the page's live part every
-//    2 s; the server answers 204 while nothing changed, else the new HTML, which replaces the
-//    old in place (status, stages, metrics, failure, trust state). Stops once it is finished.
+//    few seconds (data-interval); the server answers 204 while nothing changed, else the new
+//    HTML, which replaces the old in place (status, stages, metrics, failure, trust state).
+//    Stops once it is finished; pauses while the tab is hidden.
 // 2. The trust form asks for a confirmation naming every ticked type before it is sent.
 (function () {
   "use strict";
-  var INTERVAL = 2000;
   var failures = 0;
+  var timer = null;
+  var inFlight = false;
 
   function live() { return document.getElementById("version-live"); }
 
@@ -19,12 +21,30 @@
     if (line) line.textContent = text;
   }
 
+  function interval() {
+    var root = live();
+    return (root && Number(root.dataset.interval)) || 2000;
+  }
+
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(poll, delay);
+  }
+
   function poll() {
     var root = live();
     if (!root || root.dataset.poll !== "true") return;
+    if (document.hidden || inFlight) return; // hidden: resumed by visibilitychange below
+    inFlight = true;
     var url = root.dataset.liveUrl + "?since=" + encodeURIComponent(root.dataset.fingerprint);
     fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" } })
       .then(function (response) {
+        inFlight = false;
+        if (response.redirected) { // the session ended: fetch followed the sign-in redirect
+          root.dataset.poll = "false";
+          say("Your session ended. Reload the page to sign in again.");
+          return null;
+        }
         if (response.status === 204) return null;
         if (response.status === 404 || response.status === 403) {
           root.dataset.poll = "false";
@@ -46,17 +66,21 @@
           }
         }
         var current = live();
-        if (current && current.dataset.poll === "true") window.setTimeout(poll, INTERVAL);
+        if (current && current.dataset.poll === "true") schedule(interval());
       })
       .catch(function () {
+        inFlight = false;
         failures += 1;
         say("Could not refresh the status; retrying…");
         // Back off while the server is unreachable, up to 30 s between tries.
-        window.setTimeout(poll, Math.min(30000, INTERVAL * Math.pow(2, failures)));
+        schedule(Math.min(30000, interval() * Math.pow(2, failures)));
       });
   }
 
-  window.setTimeout(poll, INTERVAL);
+  schedule(interval());
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) schedule(0);
+  });
 
   // The form may be swapped in by the poller: listen on the document, not on the form.
   var dialog = document.getElementById("trust-confirm");

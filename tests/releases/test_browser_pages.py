@@ -153,7 +153,8 @@ def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
     finally:
         context.close()
 
-    expect(stage_text).to_contain_text("Queued: a worker will pick it up shortly.", timeout=8_000)
+    # Waiting for trust can last days: that page asks every 5 s, not every 2.
+    expect(stage_text).to_contain_text("Queued: a worker will pick it up shortly.", timeout=12_000)
     expect(page.locator("#untrusted .badge.status-validated")).to_have_count(2)
     assert page.evaluate("() => window.mgSamePage") is True
     page.screenshot(path=tmp_path / "uploader-after-trust.png", full_page=True)

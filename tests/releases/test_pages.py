@@ -701,7 +701,7 @@ def test_uploaders_live_part_moves_from_awaiting_trust_to_queued_after_a_reviewe
 
     html = html_of(client, owner, live_url(untrusted_version.registered_model, 1))
     assert "Waiting for a reviewer to trust 2 types" in html
-    assert 'data-poll="true"' in html
+    assert 'data-poll="true" data-interval="5000"' in html  # a wait for people: poll slower
     seen = live_fingerprint(untrusted_version)
 
     with django_capture_on_commit_callbacks():
@@ -712,6 +712,7 @@ def test_uploaders_live_part_moves_from_awaiting_trust_to_queued_after_a_reviewe
     assert response.status_code == 200
     html = response.content.decode()
     assert "Queued: a worker will pick it up shortly." in html
+    assert 'data-poll="true" data-interval="2000"' in html
     assert html.count('<span class="badge status-validated">trusted</span>') == 2
 
 
