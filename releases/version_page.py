@@ -91,11 +91,18 @@ def metrics_of(mv: ModelVersion | None) -> dict[str, Any]:
 
 
 def metric_rows(mv: ModelVersion, production: ModelVersion | None) -> list[dict[str, Any]]:
-    """Each metric beside production's, with the change and whether it is better or worse."""
+    """Each metric beside production's, with the change and whether it is better or worse.
+    A metric the validator could not compute (None) carries its reason instead of a number."""
     baseline = metrics_of(production) if production and production.pk != mv.pk else {}
+    undefined = (report_of(mv).get("evaluation") or {}).get("undefined_metrics") or {}
     rows = []
     for name, value in metrics_of(mv).items():
-        row: dict[str, Any] = {"name": name, "value": value, "baseline": baseline.get(name)}
+        row: dict[str, Any] = {
+            "name": name,
+            "value": value,
+            "baseline": baseline.get(name),
+            "undefined": str(undefined.get(name) or "not computed") if value is None else "",
+        }
         if isinstance(value, int | float) and isinstance(row["baseline"], int | float):
             row["delta"] = value - row["baseline"]
             row["verdict"] = compare(name, value, row["baseline"])

@@ -158,3 +158,23 @@ def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
     expect(page.locator("#untrusted .badge.status-validated")).to_have_count(2)
     assert page.evaluate("() => window.mgSamePage") is True
     page.screenshot(path=tmp_path / "uploader-after-trust.png", full_page=True)
+
+
+def test_too_many_tags_are_refused_beside_the_tags_field_and_nothing_is_lost(
+    login, owner, password, page, risk_model, media_root
+):
+    login(owner, password)
+    page.goto("/models/credit-risk/upload/")
+    page.get_by_label("Model file").set_input_files(
+        {"name": "model.skops", "mimeType": "application/zip", "buffer": b"PK\x05\x06" + b"\0" * 18}
+    )
+    tags = ", ".join(f"t{i}" for i in range(21))
+    page.get_by_label("Tags").fill(tags)
+    page.get_by_label("Notes").fill("Retrained.")
+    page.get_by_role("button", name="Upload").click()
+
+    tags_row = page.locator(".form-row", has=page.locator("#id_tags"))
+    expect(tags_row.get_by_role("alert")).to_contain_text("at most 20 tags; this one has 21")
+    expect(page.get_by_label("Tags")).to_have_value(tags)
+    expect(page.get_by_label("Notes")).to_have_value("Retrained.")
+    assert not ModelVersion.objects.filter(registered_model=risk_model).exists()

@@ -878,3 +878,25 @@ def test_home_query_count_does_not_grow_with_versions(
     add(range(3, 15))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_a_metric_the_validator_could_not_compute_shows_its_reason(client, owner, risk_model):
+    dataset = make_dataset(risk_model)
+    make_version(
+        risk_model,
+        1,
+        status=VersionStatus.VALIDATED,
+        evaluation_dataset=dataset,
+        validation_report={
+            "stage": "done",
+            "evaluation": {
+                "rows": 120,
+                "metrics": {"accuracy": 0.9, "roc_auc": None},
+                "undefined_metrics": {"roc_auc": "only one class in the evaluation target"},
+            },
+        },
+    )
+    html = html_of(client, owner, version_url(risk_model, 1))
+    assert '<span class="muted">undefined</span>' in html
+    assert "only one class in the evaluation target" in html
+    assert "0.9000" in html
