@@ -900,3 +900,36 @@ def test_a_metric_the_validator_could_not_compute_shows_its_reason(client, owner
     assert '<span class="muted">undefined</span>' in html
     assert "only one class in the evaluation target" in html
     assert "0.9000" in html
+
+
+@pytest.mark.parametrize(
+    ("handler", "status", "heading"),
+    [
+        ("bad_request", 400, "ModelGate could not read that request"),
+        ("permission_denied", 403, "Not allowed"),
+    ],
+)
+def test_other_error_pages_are_styled(rf, owner, handler, status, heading):
+    from django.core.exceptions import PermissionDenied
+    from django.views import defaults
+
+    request = rf.get("/models/")
+    request.user = owner
+    response = getattr(defaults, handler)(request, PermissionDenied())
+    html = response.content.decode()
+    assert response.status_code == status
+    assert "modelgate.css" in html
+    assert '<nav aria-label="Main">' in html
+    assert f"<h1>{heading}</h1>" in html
+
+
+def test_a_form_posted_without_its_csrf_token_gets_a_sentence_not_djangos_page(owner):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(reverse("model-create"), {"name": "x", "team": "risk"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "<h1>The form expired</h1>" in html
+    assert "modelgate.css" in html
