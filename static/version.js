@@ -63,6 +63,9 @@
           if (fresh) {
             root.replaceWith(fresh);
             setTitle(fresh);
+            var line = document.getElementById("stage-text");
+            var announcer = document.getElementById("live-announcer");
+            if (line && announcer) announcer.textContent = line.textContent.trim();
           }
         }
         var current = live();

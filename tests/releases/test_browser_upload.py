@@ -153,6 +153,9 @@ def test_version_page_follows_validation_without_a_reload_then_shows_the_result(
     expect(page.locator("#stage-line li[data-stage='loading model']")).to_have_class("stage-done")
     expect(page.locator("#metrics-pending")).to_contain_text("Measuring v1 on the evaluation set")
     expect(page).to_have_title("credit-risk v1: validating · ModelGate")
+    expect(page.locator("#live-announcer")).to_have_text(
+        "Validating: evaluating… This page updates by itself."
+    )
 
     # Validated: the metrics, signature and libraries appear in place, and polling stops.
     ModelVersion.objects.filter(pk=version.pk).update(
