@@ -2,7 +2,25 @@ from __future__ import annotations
 
 from django import forms
 
+from releases.limits import DESCRIPTION_MAX_CHARS, MODEL_CARD_MAX_CHARS
 from releases.models import slug_validator
+
+
+def _too_long(label: str) -> dict[str, str]:
+    # The same sentence the service gives the API (releases.limits), beside the field.
+    return {
+        "max_length": f"Keep the {label} to %(limit_value)s characters or fewer "
+        "(it has %(show_value)s)."
+    }
+
+
+def description_field() -> forms.CharField:
+    return forms.CharField(
+        max_length=DESCRIPTION_MAX_CHARS,
+        required=False,
+        error_messages=_too_long("description"),
+        help_text=f"One line, up to {DESCRIPTION_MAX_CHARS} characters.",
+    )
 
 
 class RegisteredModelForm(forms.Form):
@@ -12,10 +30,12 @@ class RegisteredModelForm(forms.Form):
         help_text="Lowercase letters, digits, '-' and '_': it appears in API URLs.",
     )
     team = forms.ChoiceField(choices=[])
-    description = forms.CharField(max_length=500, required=False)
+    description = description_field()
     model_card = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
+        max_length=MODEL_CARD_MAX_CHARS,
+        error_messages=_too_long("model card"),
         help_text="Markdown: intended use, training data, limitations.",
     )
 
@@ -25,12 +45,13 @@ class RegisteredModelForm(forms.Form):
 
 
 class RegisteredModelEditForm(forms.Form):
-    description = forms.CharField(max_length=500, required=False)
+    description = description_field()
     model_card = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 14}),
         required=False,
         strip=False,
-        max_length=100_000,
+        max_length=MODEL_CARD_MAX_CHARS,
+        error_messages=_too_long("model card"),
         help_text="Markdown: intended use, training data, limitations. Shown sanitized.",
     )
     evaluation_data = forms.FileField(
@@ -60,13 +81,19 @@ class ModelFilterForm(forms.Form):
 
 
 class TrustTypesForm(forms.Form):
+    """The types a reviewer may trust for one version. Nothing is ticked in advance, and the
+    view acts only once ``confirmed`` comes back from the confirmation naming every type."""
+
     types = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
         label="Types to trust for this version",
-        error_messages={"required": "Tick at least one type to trust."},
+        error_messages={
+            "required": "Tick at least one type to trust.",
+            "invalid_choice": "%(value)s is not waiting for a reviewer's trust on this version.",
+        },
     )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: object, types: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["types"].choices = [(t, t) for t in types]
-        self.fields["types"].initial = list(types)

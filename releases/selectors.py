@@ -5,6 +5,9 @@ see. Access helpers fetch and authorize in one step: 404 when the user may not s
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
@@ -16,6 +19,7 @@ from releases.models import (
     RegisteredModel,
     Role,
     Team,
+    VersionStatus,
 )
 
 AnyUser = User | AnonymousUser
@@ -77,6 +81,17 @@ def teams_for_user(*, user: AnyUser, action: str = "view") -> QuerySet[Team]:
         return Team.objects.all()
     team_ids = [t for t, roles in roles_by_team(user=user).items() if roles & ACTION_ROLES[action]]
     return Team.objects.filter(id__in=team_ids)
+
+
+def team_names_for_user(*, user: AnyUser, action: str = "view") -> list[str]:
+    return list(teams_for_user(user=user, action=action).values_list("name", flat=True))
+
+
+def user_can_anywhere(*, user: AnyUser, action: str) -> bool:
+    """May the user do ``action`` in at least one team (e.g. register a model)?"""
+    return user_is_admin(user=user) or any(
+        roles & ACTION_ROLES[action] for roles in roles_by_team(user=user).values()
+    )
 
 
 def registered_models_visible(*, user: AnyUser) -> QuerySet[RegisteredModel]:
@@ -154,8 +169,118 @@ def model_version_get_for_user(
     return mv
 
 
-def audit_events_for_version(*, model_version: ModelVersion) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(model_version=model_version).select_related("actor")
+def audit_events_for_version(
+    *, model_version: ModelVersion, limit: int = 100
+) -> QuerySet[AuditEvent]:
+    """The version's history, newest first, cut to ``limit`` rows for the page."""
+    return AuditEvent.objects.filter(model_version=model_version).select_related("actor")[:limit]
+
+
+def versions_visible(
+    *, user: AnyUser, team: str = "", action: str = "view"
+) -> QuerySet[ModelVersion]:
+    """Versions of the teams where the user may do ``action``, optionally of one team only."""
+    qs = ModelVersion.objects.filter(
+        registered_model__team__in=teams_for_user(user=user, action=action)
+    ).select_related("registered_model__team", "uploaded_by")
+    if team:
+        qs = qs.filter(registered_model__team__name=team)
+    return qs
+
+
+def versions_awaiting_review(
+    *, user: AnyUser, team: str = "", limit: int = 20
+) -> list[ModelVersion]:
+    """Validated versions a reviewer may decide on (never their own uploads), oldest first."""
+    return list(
+        versions_visible(user=user, team=team, action="review")
+        .filter(status=VersionStatus.VALIDATED)
+        .exclude(uploaded_by_id=user.pk)
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+# Versions waiting for trust are few (each blocks an uploader); this bounds the Python filter.
+_TRUST_SCAN_LIMIT = 500
+
+
+def versions_awaiting_trust(
+    *, user: AnyUser, team: str = "", limit: int = 20
+) -> list[ModelVersion]:
+    """Pending versions with types nobody has vouched for yet, that this reviewer may trust
+    (never their own uploads), oldest first."""
+    candidates = (
+        versions_visible(user=user, team=team, action="review")
+        .filter(status=VersionStatus.PENDING)
+        .exclude(untrusted_types=[])
+        .exclude(uploaded_by_id=user.pk)
+        .order_by("created_at", "pk")[:_TRUST_SCAN_LIMIT]
+    )
+    # pending_trust also subtracts the admin's allowlist, which lives in settings, not the DB.
+    return [v for v in candidates if v.pending_trust][:limit]
+
+
+def my_recent_uploads(*, user: AnyUser, team: str = "", limit: int = 10) -> list[ModelVersion]:
+    """The user's own uploads, newest first, in the teams they can still see."""
+    return list(
+        versions_visible(user=user, team=team)
+        .filter(uploaded_by_id=user.pk)
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+class UntrustedTypeRow(TypedDict):
+    name: str
+    explanation: str
+    reviewer_may_trust: bool
+    trusted: bool
+
+
+def untrusted_type_rows(model_version: ModelVersion) -> list[UntrustedTypeRow]:
+    """Each type skops reported in the version's file: what it is, whether a reviewer may trust
+    it, and whether someone already vouched for it (a reviewer here, or an admin everywhere)."""
+    from releases import artifact_safety
+
+    vouched = set(model_version.trusted_types) | settings.MODELGATE_EXTRA_TRUSTED_TYPES
+    rows: list[UntrustedTypeRow] = []
+    for name in model_version.untrusted_types:
+        if hasattr(artifact_safety, "describe_type"):
+            info: Any = artifact_safety.describe_type(name)
+            explanation, may_trust = str(info.explanation), bool(info.reviewer_may_trust)
+        else:
+            explanation, may_trust = _explain_type(name, artifact_safety.is_forbidden_type(name))
+        rows.append(
+            {
+                "name": name,
+                "explanation": explanation,
+                "reviewer_may_trust": may_trust,
+                "trusted": name in vouched,
+            }
+        )
+    return rows
+
+
+def _explain_type(name: str, forbidden: bool) -> tuple[str, bool]:
+    module, _, attribute = name.rpartition(".")
+    package = module.split(".")[0]
+    if forbidden:
+        return (
+            f"{attribute!r} from {module!r} can run code or reach files and the network, so "
+            "ModelGate never loads it.",
+            False,
+        )
+    if package == "sklearn":
+        return (
+            f"{attribute!r}, from scikit-learn's module {module!r}, which ModelGate's reviewed "
+            "list does not include. Trust it if this model is expected to use it.",
+            True,
+        )
+    where = f"the package {package!r}" + (f" (module {module!r})" if module != package else "")
+    return (
+        f"{attribute!r} from {where}, which is not part of scikit-learn. Loading it runs that "
+        "package's code: trust it only if you know the package and expect it in this model.",
+        True,
+    )
 
 
 def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:

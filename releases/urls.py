@@ -12,6 +12,11 @@ urlpatterns = [
     path("models/<str:name>/upload/", views.version_upload, name="version-upload"),
     path("models/<str:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
     path(
+        "models/<str:name>/versions/<int:version>/live/",
+        views.version_live,
+        name="version-live",
+    ),
+    path(
         "models/<str:name>/versions/<int:version>/trust/",
         views.version_trust,
         name="version-trust",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -12,10 +11,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from releases import selectors, services
+from releases import selectors, services, version_page
 from releases.errors import DomainError, Forbidden
 from releases.forms import (
     ModelFilterForm,
@@ -25,7 +24,6 @@ from releases.forms import (
 )
 from releases.markdown import render_markdown
 from releases.models import (
-    VALIDATION_STAGES,
     ModelVersion,
     RegisteredModel,
     Role,
@@ -38,32 +36,25 @@ from releases.uploads import upload_too_large
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     roles = selectors.user_roles(user=user)
-    models = selectors.registered_model_list(user=user)[:10]
-    review_teams = selectors.teams_for_user(user=user, action="review")
-    awaiting_review = (
-        ModelVersion.objects.filter(
-            registered_model__team__in=review_teams, status=VersionStatus.VALIDATED
-        )
-        .exclude(uploaded_by=user)
-        .select_related("registered_model", "uploaded_by")
-        .order_by("created_at")[:20]
-        if Role.REVIEWER in roles or Role.ADMIN in roles
-        else []
-    )
-    my_uploads = (
-        ModelVersion.objects.filter(uploaded_by=user)
-        .select_related("registered_model")
-        .order_by("-created_at")[:10]
-    )
+    teams = selectors.team_names_for_user(user=user)
+    # ?team= narrows every list on the page to one team; an unknown name shows everything.
+    team = request.GET.get("team", "")
+    team = team if team in teams else ""
+    reviews = Role.REVIEWER in roles or Role.ADMIN in roles
+    awaiting_review = selectors.versions_awaiting_review(user=user, team=team) if reviews else []
+    awaiting_trust = selectors.versions_awaiting_trust(user=user, team=team) if reviews else []
     return render(
         request,
         "releases/home.html",
         {
             "roles": sorted(roles),
-            "models": models,
+            "models": selectors.registered_model_list(user=user, team=team)[:10],
             "awaiting_review": awaiting_review,
-            "my_uploads": my_uploads,
-            "teams": selectors.teams_for_user(user=user),
+            "awaiting_trust": awaiting_trust,
+            "awaiting_count": len(awaiting_review) + len(awaiting_trust),
+            "my_uploads": selectors.my_recent_uploads(user=user, team=team),
+            "teams": teams,
+            "team": team,
         },
     )
 
@@ -101,9 +92,9 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": f,
             "query": query.urlencode(),
-            "teams": selectors.teams_for_user(user=request.user),
+            "teams": selectors.team_names_for_user(user=request.user),
             "statuses": VersionStatus.choices,
-            "can_register": selectors.teams_for_user(user=request.user, action="upload").exists(),
+            "can_register": selectors.user_can_anywhere(user=request.user, action="upload"),
         },
     )
 
@@ -111,9 +102,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def model_create(request: HttpRequest) -> HttpResponse:
-    team_names = list(
-        selectors.teams_for_user(user=request.user, action="upload").values_list("name", flat=True)
-    )
+    team_names = selectors.team_names_for_user(user=request.user, action="upload")
     if not team_names:
         raise Forbidden("Only data scientists and admins can register models.")
     form = RegisteredModelForm(request.POST or None, team_names=team_names)
@@ -233,87 +222,38 @@ def version_upload(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-# The stages the worker reports (releases.validation.validate_artifact), in order.
-IN_PROGRESS_STATUSES = {VersionStatus.PENDING, VersionStatus.VALIDATING}
-# Metrics where a smaller number is better; every other metric is better when larger.
-LOWER_IS_BETTER = {"mae", "rmse", "log_loss"}
-SHOWN_CATEGORIES = 8
-
-
-def _signature_rows(signature: dict[str, Any] | None) -> list[dict[str, Any]]:
-    rows = []
-    for feature in (signature or {}).get("features", []):
-        categories = [str(c) for c in feature.get("categories") or []]
-        hidden = len(categories) - SHOWN_CATEGORIES
-        rows.append(
-            {
-                "name": feature.get("name"),
-                "type": feature.get("type"),
-                "categories": categories[:SHOWN_CATEGORIES],
-                "more": hidden if hidden > 0 else 0,
-                "truncated": bool(feature.get("categories_truncated")),
-            }
-        )
-    return rows
-
-
-def _metrics_of(mv: ModelVersion) -> dict[str, Any]:
-    return ((mv.validation_report or {}).get("evaluation") or {}).get("metrics") or {}
-
-
-def _metric_rows(mv: ModelVersion, production: ModelVersion | None) -> list[dict[str, Any]]:
-    metrics = _metrics_of(mv)
-    baseline = _metrics_of(production) if production and production.pk != mv.pk else {}
-    rows = []
-    for name, value in metrics.items():
-        row: dict[str, Any] = {"name": name, "value": value, "baseline": baseline.get(name)}
-        if isinstance(value, int | float) and isinstance(row["baseline"], int | float):
-            delta = value - row["baseline"]
-            better = delta < 0 if name in LOWER_IS_BETTER else delta > 0
-            row["delta"] = delta
-            row["verdict"] = "same" if abs(delta) < 1e-12 else ("better" if better else "worse")
-        rows.append(row)
-    return rows
-
-
-def _stage_steps(mv: ModelVersion) -> list[dict[str, str]]:
-    current = (mv.validation_report or {}).get("stage", "")
-    if mv.status not in IN_PROGRESS_STATUSES and mv.status != VersionStatus.VALIDATION_FAILED:
-        current = "done"
-    reached = VALIDATION_STAGES.index(current) if current in VALIDATION_STAGES else -1
-    steps = []
-    for i, stage in enumerate(VALIDATION_STAGES):
-        state = "todo"
-        if i < reached or (i == reached and stage == "done"):
-            state = "done"
-        elif i == reached:
-            state = "active"
-        steps.append({"name": stage, "state": state})
-    return steps
-
-
 def _version_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
     model: RegisteredModel = mv.registered_model
     user = request.user
     production = selectors.production_version(registered_model=model)
     can_review = selectors.user_can(user=user, team_id=model.team_id, action="review")
+    type_rows = selectors.untrusted_type_rows(mv) if mv.untrusted_types else []
+    trustable = [r["name"] for r in type_rows if r["reviewer_may_trust"] and not r["trusted"]]
+    report = version_page.report_of(mv)
+    in_progress = mv.status in version_page.IN_PROGRESS_STATUSES
     return {
         "model": model,
         "mv": mv,
         "production": production,
-        "in_progress": mv.status in IN_PROGRESS_STATUSES,
-        "stages": _stage_steps(mv),
-        "signature_rows": _signature_rows(mv.signature),
-        "metric_rows": _metric_rows(mv, production),
-        "evaluation": (mv.validation_report or {}).get("evaluation"),
-        "steps": (mv.validation_report or {}).get("steps") or [],
-        "parameters_json": json.dumps(mv.parameters, indent=2, sort_keys=True),
+        "in_progress": in_progress,
+        "failed": mv.status == VersionStatus.VALIDATION_FAILED,
+        "fingerprint": version_page.live_fingerprint(mv),
+        "stages": version_page.stage_steps(mv),
+        "failure": version_page.failure_summary(mv),
+        "signature_rows": version_page.signature_rows(mv.signature),
+        "metric_rows": version_page.metric_rows(mv, production),
+        "evaluation": report.get("evaluation"),
+        "steps": report.get("steps") or [],
+        "parameter_rows": version_page.parameter_rows(mv.parameters),
+        "library_rows": version_page.library_rows(mv.library_versions),
         "can_upload": selectors.user_can(user=user, team_id=model.team_id, action="upload"),
-        "can_trust": bool(mv.pending_trust) and can_review and mv.uploaded_by_id != user.pk,
-        "trust_form": TrustTypesForm(types=mv.pending_trust),
-        "api_url": reverse("api-version-detail", args=[model.name, mv.version]),
+        "can_trust": bool(trustable) and can_review and mv.uploaded_by_id != user.pk,
+        "type_rows": type_rows,
+        "trust_form": TrustTypesForm(types=trustable),
+        "checked_types": [],
+        "live_url": reverse("version-live", args=[model.name, mv.version]),
         "artifact_url": reverse("api-version-artifact", args=[model.name, mv.version]),
-        "audit": selectors.audit_events_for_version(model_version=mv)[:100],
+        "audit": selectors.audit_events_for_version(model_version=mv),
     }
 
 
@@ -324,13 +264,39 @@ def version_detail(request: HttpRequest, name: str, version: int) -> HttpRespons
 
 
 @login_required
+@require_GET
+def version_live(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """The live part of the version page, for static/version.js to swap in while validation
+    runs; 204 when nothing changed since the fingerprint the page already shows."""
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    if request.GET.get("since") == version_page.live_fingerprint(mv):
+        response = HttpResponse(status=204)
+    else:
+        response = render(request, "releases/_version_live.html", _version_context(request, mv))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
 @require_POST
 def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """Ticked types are trusted only once the reviewer confirmed the list naming each of them:
+    without ``confirmed`` the answer is that confirmation (the page's dialog does it in place)."""
     mv = selectors.model_version_get_for_user(
         user=request.user, name=name, version=version, action="review"
     )
+    # Every listed type is a valid choice, so the service (not the form) says why one may not
+    # be trusted, and a repeated confirmation of already-trusted types stays harmless.
     form = TrustTypesForm(request.POST, types=mv.untrusted_types)
     status = 400
+    if form.is_valid() and not form.cleaned_data["confirmed"]:
+        chosen = set(form.cleaned_data["types"])
+        rows = [r for r in selectors.untrusted_type_rows(mv) if r["name"] in chosen]
+        return render(
+            request,
+            "releases/version_trust_confirm.html",
+            {"model": mv.registered_model, "mv": mv, "rows": rows},
+        )
     if form.is_valid():
         try:
             services.model_version_trust_types(
@@ -346,8 +312,8 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
                 "Validation starts once no untrusted type is left.",
             )
             return redirect("version-detail", name=name, version=version)
-    # Refused: show the page again with the reason beside the trust form.
+    # Refused: show the page again with the reason beside the trust form, ticks kept.
     mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
     context = _version_context(request, mv)
-    context.update(trust_form=form, can_trust=True)
+    context.update(trust_form=form, can_trust=True, checked_types=request.POST.getlist("types"))
     return render(request, "releases/version_detail.html", context, status=status)

@@ -21,6 +21,7 @@ from releases.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from releases.limits import NOTES_MAX_CHARS, check_length, check_model_texts, clean_tags
 from releases.models import (
     ALLOWED_TRANSITIONS,
     ModelVersion,
@@ -46,6 +47,7 @@ from releases.uploads import format_size
 def registered_model_create(
     *, actor: User, name: str, team_name: str, description: str = "", model_card: str = ""
 ) -> RegisteredModel:
+    check_model_texts(description=description, model_card=model_card)
     team = Team.objects.filter(name=team_name).first()
     if team is None or not user_can(user=actor, team_id=team.id, action="view"):
         raise NotFound(f"No team named {team_name!r} that you belong to.", field="team")
@@ -92,8 +94,7 @@ def registered_model_update(
         raise Forbidden(
             f"Only data scientists of team {registered_model.team.name!r} can edit this model."
         )
-    if description is not None and len(description) > 500:
-        raise InvalidInput("Keep the description to 500 characters or fewer.", field="description")
+    check_model_texts(description=description, model_card=model_card)
     check_evaluation_target(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
@@ -182,6 +183,8 @@ def model_version_upload(
     Everything that can refuse the upload runs before anything is written, and a failure after
     storing removes the stored files again: a refused upload leaves no row and no file.
     """
+    check_length(field="notes", label="notes", value=notes, limit=NOTES_MAX_CHARS)
+    clean_tag_names = clean_tags(tags)
     if not user_can(user=actor, team_id=registered_model.team_id, action="upload"):
         raise Forbidden(
             f"Only data scientists of team {registered_model.team.name!r} can upload versions."
@@ -195,10 +198,6 @@ def model_version_upload(
     check_evaluation_target(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
-    clean_tags = sorted({t.strip().lower() for t in tags if t.strip()})
-    for tag in clean_tags:
-        if len(tag) > 50:
-            raise InvalidInput(f"Tag {tag[:20]!r}... is longer than 50 characters.", field="tags")
 
     with upload_staging() as staging:
         artifact_path = staging.local_path(artifact)
@@ -242,8 +241,8 @@ def model_version_upload(
                 notes=notes,
                 uploaded_by=actor,
             )
-            if clean_tags:
-                version.tags.set([Tag.objects.get_or_create(name=t)[0] for t in clean_tags])
+            if clean_tag_names:
+                version.tags.set([Tag.objects.get_or_create(name=t)[0] for t in clean_tag_names])
             audit_record(
                 actor=actor,
                 action="version.upload",

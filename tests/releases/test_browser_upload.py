@@ -67,7 +67,7 @@ def test_owner_uploads_a_skops_model_and_lands_on_its_version_page(
     page.get_by_label("Target column").fill("churn")
     page.get_by_label("Notes").fill("First version, trained on synthetic data.")
     page.get_by_label("Tags").fill("candidate, baseline")
-    page.screenshot(path="/tmp/mg-upload.png", full_page=True)
+    page.screenshot(path=tmp_path / "upload.png", full_page=True)
 
     seen = record_progress(page)
     page.get_by_role("button", name="Upload").click()
@@ -79,7 +79,7 @@ def test_owner_uploads_a_skops_model_and_lands_on_its_version_page(
     assert page.title() == "credit-risk v1: pending · ModelGate"
     expect(page.locator("#stage-line li")).to_have_count(4)
     expect(page.get_by_text("Queued: a worker will pick it up shortly.")).to_be_visible()
-    page.screenshot(path="/tmp/mg-version.png", full_page=True)
+    page.screenshot(path=tmp_path / "version.png", full_page=True)
 
     version = ModelVersion.objects.get(registered_model=risk_model, version=1)
     assert version.sha256 == hashlib.sha256(model_path.read_bytes()).hexdigest()
@@ -113,7 +113,7 @@ def test_pickle_is_refused_beside_the_file_field_and_nothing_entered_is_lost(
     expect(artifact_row.get_by_role("alert")).to_contain_text(PICKLE_REFUSAL)
     expect(page.get_by_label("Model file")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Model file")).to_be_focused()
-    page.screenshot(path="/tmp/mg-upload-refused.png", full_page=True)
+    page.screenshot(path=tmp_path / "upload-refused.png", full_page=True)
 
     assert page.url.endswith("/models/credit-risk/upload/")
     expect(page.get_by_label("Target column")).to_have_value("churn")
@@ -129,11 +129,14 @@ def test_pickle_is_refused_beside_the_file_field_and_nothing_entered_is_lost(
 
 
 def test_version_page_follows_validation_without_a_reload_then_shows_the_result(
-    login, owner, password, page, risk_model
+    login, owner, password, page, risk_model, tmp_path
 ):
+    from tests.releases.test_pages import make_dataset
+
+    dataset = make_dataset(risk_model)
     version = ModelVersion.objects.create(
         registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="0" * 64,
-        size=10, format="skops", uploaded_by=owner,
+        size=10, format="skops", uploaded_by=owner, evaluation_dataset=dataset,
     )  # fmt: skip
     login(owner, password)
     page.goto("/models/credit-risk/versions/1/")
@@ -141,21 +144,66 @@ def test_version_page_follows_validation_without_a_reload_then_shows_the_result(
     expect(badge).to_have_text("pending")
     page.evaluate("() => { window.mgSamePage = true; }")
 
-    # What the worker's services write, without a worker: the page polls the JSON every 2 s.
+    # What the worker's services write, without a worker: the page polls its live part every 2 s.
     ModelVersion.objects.filter(pk=version.pk).update(
         status="validating", validation_report={"stage": "evaluating"}
     )
     expect(badge).to_have_text("validating", timeout=8_000)
     expect(page.locator("#stage-line li[data-stage='evaluating']")).to_have_class("stage-active")
     expect(page.locator("#stage-line li[data-stage='loading model']")).to_have_class("stage-done")
-    assert page.evaluate("() => window.mgSamePage") is True  # updated in place
-    assert page.title() == "credit-risk v1: validating · ModelGate"
+    expect(page.locator("#metrics-pending")).to_contain_text("Measuring v1 on the evaluation set")
+    expect(page).to_have_title("credit-risk v1: validating · ModelGate")
+    expect(page.locator("#live-announcer")).to_have_text(
+        "Validating: evaluating… This page updates by itself."
+    )
 
+    # Validated: the metrics, signature and libraries appear in place, and polling stops.
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status="validated",
+        estimator_class="sklearn.pipeline.Pipeline",
+        library_versions={"scikit-learn": "1.9.1"},
+        validation_report={
+            "stage": "done", "evaluation": {"rows": 120, "metrics": {"accuracy": 0.91}},
+        },
+    )  # fmt: skip
+    expect(badge).to_have_text("validated", timeout=8_000)
+    expect(page.locator("#metrics")).to_contain_text("accuracy")
+    expect(page.locator("#metrics")).to_contain_text("0.9100")
+    expect(page.locator("#metrics-pending")).to_have_count(0)
+    expect(page.locator("#libraries")).to_contain_text("1.9.1")
+    expect(page.locator("#version-live")).to_have_attribute("data-poll", "false")
+    assert page.evaluate("() => window.mgSamePage") is True  # updated in place, never reloaded
+    page.screenshot(path=tmp_path / "validated.png", full_page=True)
+
+
+def test_failed_validation_appears_in_place_with_its_stage_and_next_step(
+    login, owner, password, page, risk_model, tmp_path
+):
+    version = ModelVersion.objects.create(
+        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="0" * 64,
+        size=10, format="skops", uploaded_by=owner, status="validating",
+        validation_report={"stage": "reading signature"},
+    )  # fmt: skip
+    login(owner, password)
+    page.goto("/models/credit-risk/versions/1/")
+    page.evaluate("() => { window.mgSamePage = true; }")
     ModelVersion.objects.filter(pk=version.pk).update(
         status="validation_failed",
         validation_error="The model failed to predict on the evaluation data.",
-        validation_report={"stage": "failed"},
+        validation_report={
+            "stage": "failed", "error_code": "unusable", "failed_stage": "reading signature",
+        },
+    )  # fmt: skip
+    failure = page.locator("#failure")
+    expect(failure.get_by_role("heading", name="Why validation failed while reading signature")
+           ).to_be_visible(timeout=8_000)  # fmt: skip
+    expect(failure).to_contain_text("The model failed to predict on the evaluation data.")
+    expect(failure).to_contain_text("It passed: loading model.")
+    expect(failure.get_by_role("link", name="Upload a fixed version")).to_be_visible()
+    expect(page.locator("#stage-line li[data-stage='reading signature']")).to_have_class(
+        "stage-failed"
     )
-    expect(page.get_by_role("heading", name="Why validation failed")).to_be_visible(timeout=8_000)
-    expect(page.get_by_text("The model failed to predict on the evaluation data.")).to_be_visible()
-    assert page.title() == "credit-risk v1: validation failed · ModelGate"
+    expect(page.locator("#stage-line li[data-stage='evaluating']")).to_have_class("stage-skipped")
+    expect(page).to_have_title("credit-risk v1: validation failed · ModelGate")
+    assert page.evaluate("() => window.mgSamePage") is True
+    page.screenshot(path=tmp_path / "failed.png", full_page=True)
