@@ -14,6 +14,7 @@ A bad value fails at start-up with ``ImproperlyConfigured`` naming the variable,
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # hashed API tokens; the token table is releases.ApiToken (KNOX_TOKEN_MODEL)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -230,9 +231,25 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# API tokens (django-rest-knox): only a SHA-512 digest of each key is stored, with its first
+# 15 characters to look it up; the key is shown once. Keys start with "mg_" so a leaked one is
+# recognisable (secret scanners, logs). Expiry is optional: MODELGATE_TOKEN_TTL_DAYS=0 (the
+# default) means keys last until rotated or revoked.
+KNOX_TOKEN_MODEL = "releases.ApiToken"  # noqa: S105 -- a model name
+MODELGATE_TOKEN_TTL_DAYS = env_int("MODELGATE_TOKEN_TTL_DAYS", default=0)
+REST_KNOX = {
+    "TOKEN_PREFIX": "mg_",
+    "AUTH_HEADER_PREFIX": "Token",
+    "SECURE_HASH_ALGORITHM": "hashlib.sha512",
+    "TOKEN_TTL": timedelta(days=MODELGATE_TOKEN_TTL_DAYS) if MODELGATE_TOKEN_TTL_DAYS else None,
+    "AUTO_REFRESH": False,
+}
+# A token's last use is written at most this often, not on every request.
+MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "releases.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
