@@ -68,8 +68,13 @@ if PRODUCTION and DEBUG:
 def _secret_key() -> str:
     key = env.str("SECRET_KEY", default="")
     if key:
-        if PRODUCTION and len(key) < 50:
-            raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+        # Django's own deploy check (security.W009): at least 50 characters, at least 5 distinct.
+        if PRODUCTION and (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure")):
+            raise ImproperlyConfigured(
+                "SECRET_KEY is too weak for production: use at least 50 random characters "
+                "(at least 5 different ones), e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(64))'."
+            )
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY is required when MODELGATE_MODE=production.")
@@ -88,6 +93,12 @@ ALLOWED_HOSTS = env.list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when MODELGATE_MODE=production.")
+if PRODUCTION and any("*" in host for host in ALLOWED_HOSTS):
+    # A wildcard accepts any Host header: poisoned password-reset links and cache keys.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must name the hosts in production, without '*' "
+        "(use '.example.com' for a domain and its subdomains)."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
