@@ -247,6 +247,9 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # recognisable (secret scanners, logs). Expiry is optional: MODELGATE_TOKEN_TTL_DAYS=0 (the
 # default) means keys last until rotated or revoked.
 KNOX_TOKEN_MODEL = "releases.ApiToken"  # noqa: S105 -- a model name
+# knox's own migrations would create its (swapped-out, unused) knox_authtoken table, whose
+# foreign key to auth_user makes PostgreSQL refuse to flush the users table.
+MIGRATION_MODULES = {"knox": None}
 MODELGATE_TOKEN_TTL_DAYS = env_int("MODELGATE_TOKEN_TTL_DAYS", default=0)
 REST_KNOX = {
     "TOKEN_PREFIX": "mg_",
