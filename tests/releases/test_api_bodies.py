@@ -95,3 +95,15 @@ def test_trusting_types_given_as_numbers_is_a_400(api: Any, reviewer: Any, risk_
 
     assert response.status_code == 400
     assert response.json()["field"] == "types"
+
+
+def test_a_form_body_with_too_many_fields_is_a_json_400(api: Any, owner: Any) -> None:
+    body = "&".join(f"f{i}=x" for i in range(2_000))  # Django's limit is 1,000
+
+    response = api(owner).generic(
+        "POST", MODELS, body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"] == "The request has too many fields or files."
