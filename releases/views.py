@@ -86,8 +86,7 @@ def my_token(request: HttpRequest) -> HttpResponse:
         {"token": selectors.api_token_current(user=request.user), "new_key": new_key},
     )
     # The one response that carries a key must not be kept by the browser or a proxy.
-    add_never_cache_headers(response)
-    response["Cache-Control"] = "no-store, " + response["Cache-Control"]
+    add_never_cache_headers(response)  # no-store, private
     return response
 
 
