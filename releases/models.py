@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from knox.models import AbstractAuthToken
 
 
 class Role(models.TextChoices):
@@ -248,3 +249,23 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class ApiToken(AbstractAuthToken):
+    """A person's API key (``Authorization: Token <key>``), managed by django-rest-knox.
+
+    Only the key's SHA-512 digest is stored, with its first 15 characters (``token_key``, e.g.
+    ``mg_1a2b3c4d5e6f``) to find the row and to recognise a leaked key; the key itself is shown
+    once, when it is issued. Rows are written only by ``releases.services.people``.
+    """
+
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="Recorded at most once a minute."
+    )
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… ({self.user})"

@@ -10,9 +10,11 @@ from typing import Any, TypedDict
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from releases.errors import Forbidden, NotFound
 from releases.models import (
+    ApiToken,
     AuditEvent,
     Membership,
     ModelVersion,
@@ -288,5 +290,17 @@ def production_version(*, registered_model: RegisteredModel) -> ModelVersion | N
     return (
         ModelVersion.objects.filter(registered_model=registered_model, status="approved")
         .order_by("-version")
+        .first()
+    )
+
+
+def api_token_current(*, user: AnyUser) -> ApiToken | None:
+    """The person's usable API token row (never the key itself), or None."""
+    if not user.is_authenticated:
+        return None
+    return (
+        ApiToken.objects.filter(user_id=user.pk)
+        .filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+        .order_by("-created")
         .first()
     )

@@ -10,17 +10,49 @@ from rest_framework import serializers
 from releases.models import ModelVersion, RegisteredModel, VersionStatus
 
 
+class StrictStringMixin:
+    """Text fields take only JSON strings: DRF's CharField turns 123 or true into "123" and
+    "True", which hides a client's bug. Form fields always arrive as strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                f"Send text (a JSON string), not {_json_type(data)}.", code="invalid"
+            )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
+class StrictCharField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class StrictRegexField(StrictStringMixin, serializers.RegexField):
+    pass
+
+
 class RegisteredModelInput(serializers.Serializer):
-    name = serializers.RegexField(
+    name = StrictRegexField(
         r"^[a-z0-9][a-z0-9_-]{0,62}$",
         error_messages={
             "invalid": "Use 1–63 lowercase letters, digits, '-' or '_', starting with a letter "
             "or digit."
         },
     )
-    team = serializers.CharField(max_length=63)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    model_card = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    team = StrictCharField(max_length=63)
+    description = StrictCharField(max_length=500, required=False, allow_blank=True)
+    model_card = StrictCharField(required=False, allow_blank=True, max_length=100_000)
 
 
 class RegisteredModelUpdateInput(serializers.Serializer):
@@ -28,13 +60,13 @@ class RegisteredModelUpdateInput(serializers.Serializer):
 
     IMMUTABLE = ("name", "team")
 
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    model_card = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    description = StrictCharField(max_length=500, required=False, allow_blank=True)
+    model_card = StrictCharField(required=False, allow_blank=True, max_length=100_000)
     evaluation_data = serializers.FileField(
         required=False,
         help_text="A new standing evaluation set: CSV with the model's features and the target.",
     )
-    target = serializers.CharField(
+    target = StrictCharField(
         required=False, allow_blank=True, max_length=255, help_text="Required with a new CSV."
     )
 
@@ -81,9 +113,9 @@ class ModelVersionUploadInput(serializers.Serializer):
     evaluation_data = serializers.FileField(
         required=False, help_text="CSV with the model's features and the target column."
     )
-    target = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    tags = serializers.CharField(
+    target = StrictCharField(required=False, allow_blank=True, max_length=255)
+    notes = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+    tags = StrictCharField(
         required=False, allow_blank=True, max_length=1000, help_text="Comma-separated."
     )
 
@@ -125,4 +157,4 @@ class ModelVersionOutput(serializers.ModelSerializer):
 
 
 class TrustTypesInput(serializers.Serializer):
-    types = serializers.ListField(child=serializers.CharField(max_length=300), min_length=1)
+    types = serializers.ListField(child=StrictCharField(max_length=300), min_length=1)

@@ -11,8 +11,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from rest_framework.authtoken.models import Token
 
 from releases import selectors, services, version_page
 from releases.errors import DomainError, Forbidden
@@ -62,12 +62,23 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_token(request: HttpRequest) -> HttpResponse:
+    """The person's API token: its prefix, dates and last use; the key only in the response that
+    creates it (never stored, so it cannot be shown again)."""
+    new_key = None
     if request.method == "POST":
-        services.user_token_rotate(actor=request.user)
-        messages.success(request, "Your API token was rotated; the old one no longer works.")
-        return redirect("my-token")
-    token, _ = Token.objects.get_or_create(user=request.user)
-    return render(request, "releases/token.html", {"token": token})
+        if request.POST.get("action") == "revoke":
+            services.api_tokens_revoke(actor=request.user, user=request.user)
+            messages.success(request, "Your API token was revoked; it no longer works.")
+            return redirect("my-token")
+        _, new_key = services.api_token_rotate(actor=request.user, user=request.user)
+    response = render(
+        request,
+        "releases/token.html",
+        {"token": selectors.api_token_current(user=request.user), "new_key": new_key},
+    )
+    # The one response that carries a key must not be kept by the browser or a proxy.
+    add_never_cache_headers(response)  # no-store, private
+    return response
 
 
 @login_required

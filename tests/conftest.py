@@ -51,14 +51,19 @@ def _allow_audit_purge_after_transactional_tests(request: pytest.FixtureRequest)
 
 @pytest.fixture
 def api() -> Callable[[Any], APIClient]:
-    """api(user) -> a DRF client authenticated with that user's token, as apps call us."""
-    from rest_framework.authtoken.models import Token
+    """api(user) -> a DRF client authenticated with a freshly minted key for that user, as apps
+    call us. Keys come from the token model's manager, exactly as ``api_token_rotate`` makes them,
+    but without its audit row, so tests that count audit rows see only what they did."""
+    from releases.models import ApiToken
+
+    keys: dict[Any, str] = {}
 
     def make(user: Any | None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if user.pk not in keys:
+                keys[user.pk] = ApiToken.objects.create(user=user)[1]
+            client.credentials(HTTP_AUTHORIZATION=f"Token {keys[user.pk]}")
         return client
 
     return make

@@ -14,6 +14,7 @@ A bad value fails at start-up with ``ImproperlyConfigured`` naming the variable,
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,13 @@ if PRODUCTION and DEBUG:
 def _secret_key() -> str:
     key = env.str("SECRET_KEY", default="")
     if key:
-        if PRODUCTION and len(key) < 50:
-            raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production.")
+        # Django's own deploy check (security.W009): at least 50 characters, at least 5 distinct.
+        if PRODUCTION and (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure")):
+            raise ImproperlyConfigured(
+                "SECRET_KEY is too weak for production: use at least 50 random characters "
+                "(at least 5 different ones), e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(64))'."
+            )
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY is required when MODELGATE_MODE=production.")
@@ -87,6 +93,12 @@ ALLOWED_HOSTS = env.list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is required when MODELGATE_MODE=production.")
+if PRODUCTION and any("*" in host for host in ALLOWED_HOSTS):
+    # A wildcard accepts any Host header: poisoned password-reset links and cache keys.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must name the hosts in production, without '*' "
+        "(use '.example.com' for a domain and its subdomains)."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -97,7 +109,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # hashed API tokens; the token table is releases.ApiToken (KNOX_TOKEN_MODEL)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -230,13 +242,37 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# API tokens (django-rest-knox): only a SHA-512 digest of each key is stored, with its first
+# 15 characters to look it up; the key is shown once. Keys start with "mg_" so a leaked one is
+# recognisable (secret scanners, logs). Expiry is optional: MODELGATE_TOKEN_TTL_DAYS=0 (the
+# default) means keys last until rotated or revoked.
+KNOX_TOKEN_MODEL = "releases.ApiToken"  # noqa: S105 -- a model name
+# knox's own migrations would create its (swapped-out, unused) knox_authtoken table, whose
+# foreign key to auth_user makes PostgreSQL refuse to flush the users table.
+MIGRATION_MODULES = {"knox": None}
+MODELGATE_TOKEN_TTL_DAYS = env_int("MODELGATE_TOKEN_TTL_DAYS", default=0)
+REST_KNOX = {
+    "TOKEN_PREFIX": "mg_",
+    "AUTH_HEADER_PREFIX": "Token",
+    "SECURE_HASH_ALGORITHM": "hashlib.sha512",
+    "TOKEN_TTL": timedelta(days=MODELGATE_TOKEN_TTL_DAYS) if MODELGATE_TOKEN_TTL_DAYS else None,
+    "AUTO_REFRESH": False,
+}
+# A token's last use is written at most this often, not on every request.
+MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "releases.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "releases.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -9,7 +9,17 @@ from releases.services.lifecycle import (
     model_version_reset_validation,
     model_version_start_validation,
 )
-from releases.services.people import team_get_or_create, user_token_rotate, user_upsert
+from releases.services.people import (
+    api_token_rotate,
+    api_tokens_revoke,
+    membership_add,
+    membership_change_role,
+    membership_remove,
+    team_create,
+    team_get_or_create,
+    team_update,
+    user_upsert,
+)
 from releases.services.registry import (
     model_version_trust_types,
     model_version_upload,
@@ -18,7 +28,12 @@ from releases.services.registry import (
 )
 
 __all__ = [
+    "api_token_rotate",
+    "api_tokens_revoke",
     "audit_record",
+    "membership_add",
+    "membership_change_role",
+    "membership_remove",
     "model_version_finish_validation",
     "model_version_report_stage",
     "model_version_reset_validation",
@@ -27,8 +42,9 @@ __all__ = [
     "model_version_upload",
     "registered_model_create",
     "registered_model_update",
+    "team_create",
     "team_get_or_create",
+    "team_update",
     "trusted_type_allowlist",
-    "user_token_rotate",
     "user_upsert",
 ]

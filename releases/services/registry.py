@@ -64,8 +64,12 @@ def registered_model_create(
         with transaction.atomic():
             model.save()
     except IntegrityError:
+        # Names are global, so a taken name may belong to a team the actor cannot see: say only
+        # that it is taken, never whose it is or anything else about that model.
         raise Conflict(
-            f"A model named {name!r} already exists; choose another name.", field="name"
+            f"The model name {name!r} is already taken (model names are unique across all "
+            "teams); choose another name.",
+            field="name",
         ) from None
     audit_record(
         actor=actor,

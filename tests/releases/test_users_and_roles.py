@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from releases.models import AuditEvent, Membership, Role
 from tests.factories import RegisteredModelFactory, TeamFactory
@@ -16,20 +17,29 @@ def run_adduser(*args: str) -> list[str]:
     return out.getvalue().strip().splitlines()
 
 
+def whoami(key: str) -> int | str:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/v1/me/")
+    return response.json()["username"] if response.status_code == 200 else response.status_code
+
+
 @pytest.mark.django_db
 def test_adduser_creates_user_team_and_role_and_prints_token_last():
     lines = run_adduser("maya", "--role", "reviewer", "--team", "fraud", "--password", "pw-12345-x")
-    token = Token.objects.get(user__username="maya")
-    assert lines[-1] == token.key
+    assert lines[-1].startswith("mg_")
+    assert whoami(lines[-1]) == "maya"
     assert Membership.objects.filter(user__username="maya", team__name="fraud", role="reviewer")
     assert AuditEvent.objects.filter(action="membership.add", payload__username="maya").exists()
 
 
 @pytest.mark.django_db
-def test_adduser_twice_adds_a_role_in_another_team_and_keeps_the_token():
+def test_adduser_twice_adds_a_role_in_another_team_and_rotates_the_token():
     first = run_adduser("maya", "--role", "reviewer", "--team", "fraud")[-1]
     second = run_adduser("maya", "--role", "data_scientist", "--team", "risk")[-1]
-    assert first == second
+    assert first != second
+    assert whoami(first) == 401  # a stored key cannot be printed again, so a rerun rotates it
+    assert whoami(second) == "maya"
     roles = set(Membership.objects.filter(user__username="maya").values_list("team__name", "role"))
     assert roles == {("fraud", "reviewer"), ("risk", "data_scientist")}
 
@@ -64,16 +74,15 @@ def test_api_without_token_is_401_and_with_a_wrong_token_is_401(api, client):
 
 
 @pytest.mark.django_db
-def test_rotating_the_token_revokes_the_old_one(client, api, owner):
-    old = Token.objects.get_or_create(user=owner)[0].key
+def test_rotating_the_token_revokes_the_old_one(client, owner):
+    old = run_adduser("dana", "--role", "data_scientist", "--team", "risk")[-1]
     client.force_login(owner)
-    response = client.post("/me/token/")
-    assert response.status_code == 302
-    new = Token.objects.get(user=owner).key
-    assert new != old
-    stale = api(None)
-    stale.credentials(HTTP_AUTHORIZATION=f"Token {old}")
-    assert stale.get("/api/v1/me/").status_code == 401
+    response = client.post("/me/token/", {"action": "rotate"})
+    assert response.status_code == 200
+    new = response.context["new_key"]
+    assert new.startswith("mg_") and new != old
+    assert whoami(old) == 401
+    assert whoami(new) == "dana"
     assert AuditEvent.objects.filter(actor=owner, action="token.rotate").exists()
 
 
@@ -133,8 +142,10 @@ def test_demo_loads_one_user_per_role_and_is_idempotent():
 
 
 @pytest.mark.django_db
-def test_admin_role_opens_the_admin_site_but_other_roles_do_not(client, owner):
+def test_admin_role_opens_the_admin_site_without_superuser_powers(client, owner):
     run_adduser("ada", "--role", "admin", "--team", "platform", "--password", "pw-12345-x")
+    ada = User.objects.get(username="ada")
+    assert ada.is_staff and not ada.is_superuser
     client.login(username="ada", password="pw-12345-x")
     page = client.get("/admin/releases/auditevent/")
     assert page.status_code == 200

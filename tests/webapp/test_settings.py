@@ -31,6 +31,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ("CELERY_BROKER_URL", "kafka://x", "CELERY_BROKER_URL='kafka://x'"),
         ("REDIS_URL", "http://x", "REDIS_URL='http://x' must start with redis://"),
         ("CELERY_TASK_TIME_LIMIT", "soon", "CELERY_TASK_TIME_LIMIT='soon' is not an integer"),
+        ("MODELGATE_TOKEN_TTL_DAYS", "forever", "MODELGATE_TOKEN_TTL_DAYS='forever' is not an"),
     ],
 )
 def test_bad_environment_value_stops_startup_with_its_name(variable, value, message):
@@ -43,6 +44,29 @@ def test_production_mode_requires_a_secret_key():
     result = manage("check", MODELGATE_MODE="production", ALLOWED_HOSTS="mg.example.com")
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key", ["a" * 50, "abcd" * 20, secrets.token_urlsafe(30), "django-insecure-" + "x1y2z3" * 10]
+)
+def test_production_mode_refuses_a_weak_secret_key(key):
+    result = manage(
+        "check", MODELGATE_MODE="production", SECRET_KEY=key, ALLOWED_HOSTS="mg.example.com"
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is too weak for production" in result.stderr
+
+
+@pytest.mark.parametrize("hosts", ["*", "mg.example.com,*", "*.example.com"])
+def test_production_mode_refuses_a_wildcard_allowed_hosts(hosts):
+    result = manage(
+        "check",
+        MODELGATE_MODE="production",
+        SECRET_KEY=secrets.token_urlsafe(60),
+        ALLOWED_HOSTS=hosts,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: ALLOWED_HOSTS must name the hosts in production" in result.stderr
 
 
 def test_production_mode_passes_deploy_checks_without_warnings():

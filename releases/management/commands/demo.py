@@ -86,7 +86,7 @@ class Command(BaseCommand):
         users = {}
         with transaction.atomic():
             for username, role, team in DEMO_USERS:
-                users[username], _ = user_upsert(
+                users[username] = user_upsert(
                     actor=None,
                     username=username,
                     role=role,
