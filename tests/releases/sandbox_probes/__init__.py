@@ -95,3 +95,15 @@ def symlink_result(
     the parent must not read the host file for the child."""
     os.symlink(args["target"], work / "result.json")
     os._exit(0)
+
+
+def spawn_and_wait(
+    *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
+) -> Result:
+    """Start a grandchild in the same process group, record its pid, then wait forever."""
+    import subprocess
+
+    grandchild = subprocess.Popen(["sleep", "600"])
+    Path(args["pid_file"]).write_text(str(grandchild.pid))
+    time.sleep(600)
+    return {}, {}
