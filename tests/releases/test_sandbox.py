@@ -292,3 +292,19 @@ def test_readyz_is_503_when_required_bubblewrap_cannot_run(client, settings, no_
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["sandbox"].startswith("sandbox unavailable")
+
+
+def test_the_child_imports_no_django():
+    # The child runs only plain modules: no settings, no database connection, no secrets.
+    code = (
+        "import sys\n"
+        "import releases.sandbox.child, releases.sandbox.validation, releases.validation\n"
+        "import releases.signature, releases.artifact_safety\n"
+        "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+        timeout=120, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]"
