@@ -49,7 +49,24 @@ def _write_result(work: Path, outcome: dict[str, Any]) -> None:
     os.replace(partial, work / "result.json")
 
 
+def _die_with_parent() -> None:
+    """Without bubblewrap's --die-with-parent, a worker killed mid-validation would leave this
+    process running (the parent enforces the wall clock): ask the kernel to kill it instead."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def main(in_dir: str, work_dir: str) -> None:
+    _die_with_parent()
     inputs, work = Path(in_dir), Path(work_dir)
     request = json.loads((inputs / "request.json").read_text())
     _limit(request["limits"])

@@ -100,10 +100,13 @@ def symlink_result(
 def spawn_and_wait(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> Result:
-    """Start a grandchild in the same process group, record its pid, then wait forever."""
+    """Start a grandchild in the same process group whose command line carries a marker the
+    test looks for, then wait forever."""
     import subprocess
 
-    grandchild = subprocess.Popen(["sleep", "600"])
-    Path(args["pid_file"]).write_text(str(grandchild.pid))
+    subprocess.Popen(["sleep", args["marker"]])
+    if args.get("pid_file"):  # only writable without bubblewrap
+        Path(args["pid_file"]).write_text(str(os.getpid()))
+    on_stage("evaluating")
     time.sleep(600)
     return {}, {}
