@@ -58,7 +58,7 @@ def model_version_finish_validation(
         version.validation_report = {
             "stage": "failed",
             "error_code": error_code,
-            "failed_at": stage,
+            "failed_stage": stage,
         }
         version.save(
             update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
@@ -163,7 +163,7 @@ def model_version_abandon_validation(*, version_id: int, error: str, error_code:
     stage = (version.validation_report or {}).get("stage", "")
     _transition(version, VersionStatus.VALIDATION_FAILED)
     version.validation_error = error
-    version.validation_report = {"stage": "failed", "error_code": error_code, "failed_at": stage}
+    version.validation_report = {"stage": "failed", "error_code": error_code, "failed_stage": stage}
     version.save(
         update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
     )

@@ -149,6 +149,9 @@ def test_a_segfaulting_model_fails_validation_and_the_worker_goes_on_with_the_ne
     # "crashed" from the sandbox; once the fitted-structure checks catch this tree before it
     # predicts, the policy's own refusal ("invalid_tree"). Never a stuck version either way.
     assert bad.validation_report["error_code"] in {"crashed", "invalid_tree"}
+    if bad.validation_report["error_code"] == "crashed":
+        assert bad.validation_report["failed_stage"] == "evaluating"
+        assert bad.validation_error.startswith("The model crashed while evaluating")
     assert "/" not in bad.validation_error and "Traceback" not in bad.validation_error
     assert celery_worker_process.poll() is None  # the worker survived
 
