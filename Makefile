@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test install install-dev lint fmt check browser-deps bench clean worker web
+.PHONY: run test install install-dev lint fmt check browser-deps sandbox-deps bench clean worker web
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -25,7 +25,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install sandbox-deps
 	@$(PY) manage.py migrate --no-input -v0
 	@$(PY) manage.py demo
 	@bash webapp/run.sh "$(HOST)" "$(PORT)"
@@ -36,6 +36,15 @@ browser-deps:
 	  echo "Installing Debian's chromium for browser tests..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# bubblewrap isolates the validation of uploaded models (no network, no view of var/). Without
+# it (no apt, no root) ModelGate falls back to a plain child process and says so in /readyz.
+sandbox-deps:
+	@test -x /usr/bin/bwrap || { \
+	  echo "Installing bubblewrap to sandbox model validation..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; } \
+	    || echo "Could not install bubblewrap: models will be validated without isolation."; }
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -53,7 +62,7 @@ check: install-dev
 
 # Tests keep their own var/ (SQLite file, broker folders) so a running `make run` is untouched.
 test: export MODELGATE_VAR_DIR ?= $(CURDIR)/var/test
-test: install-dev browser-deps lint check
+test: install-dev browser-deps sandbox-deps lint check
 	$(VENV)/bin/pytest
 
 bench: install-dev

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
+from contextlib import ExitStack
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
 from releases import services
 from releases.artifact_store import local_copy
-from releases.models import ModelVersion
+from releases.models import VALIDATION_STAGES, ModelVersion
+from releases.sandbox import SandboxFailure, SandboxLimits
+from releases.sandbox.validation import validate_in_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -25,68 +30,117 @@ def worker_ping(*, token: str) -> dict[str, object]:
     return info
 
 
+def _sandbox_limits() -> SandboxLimits:
+    return SandboxLimits(
+        memory_mb=settings.MODELGATE_SANDBOX_MEMORY_MB,
+        cpu_seconds=settings.MODELGATE_SANDBOX_CPU_SECONDS,
+        wall_seconds=settings.MODELGATE_SANDBOX_WALL_SECONDS,
+    )
+
+
+class ValidationTask(Task):  # type: ignore[misc]
+    """Owns the end of a validation job that cannot complete: no version waits forever."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Reached when the task raised after its last retry (or an error it does not retry):
+        # the version would otherwise stay pending with nothing left to queue it.
+        version_id = (kwargs or {}).get("version_id")
+        if version_id is None:
+            return
+        logger.error("validation of version %s gave up: %r", version_id, exc)
+        try:
+            services.model_version_abandon_validation(
+                version_id=version_id, error=GAVE_UP_MESSAGE, error_code="unavailable"
+            )
+        except DatabaseError:
+            logger.exception("could not mark version %s validation_failed", version_id)
+
+
+GAVE_UP_MESSAGE = (
+    "Validation could not complete: the model's files or the database stayed unavailable after "
+    "several attempts. Upload the version again; if this keeps happening, ask your ModelGate "
+    "administrator to check the storage and the database."
+)
+
+
 @shared_task(
+    bind=True,
+    base=ValidationTask,
     name="releases.validate_model_version",
     autoretry_for=(DatabaseError, OSError),
     retry_backoff=True,
     max_retries=5,
 )
-def validate_model_version(*, version_id: int) -> str:
-    """Load the version in this worker (never in the web process) and record what it is."""
-    from releases.artifact_safety import UnsafeArtifact
-    from releases.signature import InvalidEvaluationData, read_evaluation_csv
-    from releases.validation import ValidationFailed, validate_artifact
-
+def validate_model_version(self: Task, *, version_id: int) -> str:
+    """Validate the version in the sandbox; this worker never deserializes the user's model."""
     version = services.model_version_start_validation(version_id=version_id)
     if version is None:
         return "skipped"
     version = ModelVersion.objects.select_related("evaluation_dataset").get(pk=version_id)
     dataset = version.evaluation_dataset
     try:
-        evaluation = None
-        if dataset is not None:
-            with local_copy(str(dataset.file.name), suffix=".csv") as csv_path:
-                evaluation = read_evaluation_csv(
-                    path_or_file=csv_path,
-                    target=dataset.target,
-                    max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS,
-                )
-        with local_copy(str(version.artifact.name), suffix=f".{version.format}") as path:
-            report = validate_artifact(
-                path=path,
+        with ExitStack() as stack:
+            csv_path = (
+                stack.enter_context(local_copy(str(dataset.file.name), suffix=".csv"))
+                if dataset is not None
+                else None
+            )
+            path = stack.enter_context(
+                local_copy(str(version.artifact.name), suffix=f".{version.format}")
+            )
+            report = validate_in_sandbox(
+                artifact_path=path,
                 artifact_format=version.format,
                 trusted=services.trusted_type_allowlist() | set(version.trusted_types),
-                evaluation=evaluation,
+                evaluation_path=csv_path,
                 target=dataset.target if dataset else None,
+                max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS,
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
+                limits=_sandbox_limits(),
+                mode=settings.MODELGATE_SANDBOX,
                 on_stage=lambda stage: services.model_version_report_stage(
                     version_id=version_id, stage=stage
                 ),
+                stages=VALIDATION_STAGES,
             )
-    except UnsafeArtifact as exc:
+    except SandboxFailure as exc:
+        logger.info("validation of version %s failed: %r", version_id, exc)
         services.model_version_finish_validation(
             version_id=version_id, report=None, error=exc.message, error_code=exc.code
         )
         return "failed"
-    except (ValidationFailed, InvalidEvaluationData) as exc:
-        services.model_version_finish_validation(
-            version_id=version_id, report=None, error=str(exc), error_code="unusable"
+    except (DatabaseError, OSError) as exc:
+        attempt = self.request.retries + 1
+        if self.max_retries is not None and self.request.retries >= self.max_retries:
+            # Last attempt: end the version here rather than reset it for a retry nobody runs.
+            logger.error("validation of version %s failed on its last attempt: %r", version_id, exc)
+            services.model_version_abandon_validation(
+                version_id=version_id, error=GAVE_UP_MESSAGE, error_code="unavailable"
+            )
+            return "failed"
+        # Transient: back to pending so the retry starts it cleanly; autoretry_for retries.
+        services.model_version_reset_validation(
+            version_id=version_id, reason=_transient_reason(exc), attempt=attempt
         )
-        return "failed"
-    except (DatabaseError, OSError):
-        # Transient: put the version back to pending so the retry can start it again.
-        services.model_version_reset_validation(version_id=version_id)
         raise
-    except Exception as exc:
-        logger.exception("validation of version %s crashed", version_id)
+    except Exception:
+        reference = uuid.uuid4().hex[:10]
+        logger.exception("validation of version %s crashed (reference %s)", version_id, reference)
         services.model_version_finish_validation(
             version_id=version_id,
             report=None,
-            error=f"Validation crashed ({type(exc).__name__}: {str(exc)[:300]}). Check that the "
-            "model was saved with a supported scikit-learn version, then upload it again.",
-            error_code="crashed",
+            error=f"Validation stopped because of an internal error (reference {reference}). "
+            "Give this reference to your ModelGate administrator.",
+            error_code="internal",
         )
         return "failed"
     services.model_version_finish_validation(version_id=version_id, report=report)
     return "validated"
+
+
+def _transient_reason(exc: BaseException) -> str:
+    # For the audit trail, which the team can read: the kind of failure, never its text.
+    return "database unavailable" if isinstance(exc, DatabaseError) else "file storage unavailable"

@@ -39,6 +39,8 @@ def validate_artifact(
     max_uncompressed_bytes: int,
     max_entries: int,
     on_stage: Callable[[str], None] = lambda stage: None,
+    parameter_policy: bool = True,
+    structure_checks: bool = True,
 ) -> dict[str, Any]:
     """Return the version's description, signature and evaluation metrics.
 

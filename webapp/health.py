@@ -9,6 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from releases.sandbox import SandboxUnavailable, describe_mode
 from webapp.celery import app as celery_app
 
 
@@ -47,13 +48,29 @@ def _check_cache() -> str | None:
     return None
 
 
+def _sandbox() -> tuple[str, str | None]:
+    """Which sandbox untrusted models run in (details), and a failure when the configured one
+    cannot run. The probe runs once per process."""
+    try:
+        return describe_mode(settings.MODELGATE_SANDBOX), None
+    except SandboxUnavailable as exc:
+        return "unavailable", f"sandbox unavailable: {exc}"
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database(), "broker": _check_broker(), "cache": _check_cache()}
+    sandbox, sandbox_failure = _sandbox()
+    checks = {
+        "database": _check_database(),
+        "broker": _check_broker(),
+        "cache": _check_cache(),
+        "sandbox": sandbox_failure,
+    }
     failures = {name: reason for name, reason in checks.items() if reason}
     body = {
         "status": "unavailable" if failures else "ok",
         "checks": {name: (reason or "ok") for name, reason in checks.items()},
+        "details": {"sandbox": sandbox},
     }
     return JsonResponse(body, status=503 if failures else 200)

@@ -339,6 +339,28 @@ MODELGATE_MAX_EVALUATION_ROWS = env_int("MODELGATE_MAX_EVALUATION_ROWS", 200_000
 # (releases.artifact_safety.DEFAULT_TRUSTED_TYPES). Never read from an uploaded file. A name on
 # the never-trusted list here stops start-up (system check releases.E001).
 MODELGATE_EXTRA_TRUSTED_TYPES = frozenset(env.list("MODELGATE_EXTRA_TRUSTED_TYPES", default=[]))
+# Everything that touches a user's model runs in a short-lived child process (releases.sandbox):
+# bubblewrap when it works here ("auto"), required ("bwrap"), or a plain child process with the
+# same limits ("process": no isolation of files and network).
+MODELGATE_SANDBOX = env.str("MODELGATE_SANDBOX", default="auto")
+if MODELGATE_SANDBOX not in {"auto", "bwrap", "process"}:
+    raise ImproperlyConfigured(
+        f"MODELGATE_SANDBOX={MODELGATE_SANDBOX!r} is not valid; use 'auto', 'bwrap' or 'process'."
+    )
+if MODELGATE_SANDBOX == "bwrap" and not Path("/usr/bin/bwrap").exists():
+    raise ImproperlyConfigured(
+        "MODELGATE_SANDBOX=bwrap but /usr/bin/bwrap is missing: install bubblewrap "
+        "(apt-get install bubblewrap) or set MODELGATE_SANDBOX=auto."
+    )
+MODELGATE_SANDBOX_MEMORY_MB = env_int("MODELGATE_SANDBOX_MEMORY_MB", 2048, minimum=256)
+MODELGATE_SANDBOX_CPU_SECONDS = env_int("MODELGATE_SANDBOX_CPU_SECONDS", 600, minimum=1)
+MODELGATE_SANDBOX_WALL_SECONDS = env_int("MODELGATE_SANDBOX_WALL_SECONDS", 900, minimum=1)
+# The sandbox's deadline, not Celery's soft limit (which native code ignores), must end the work.
+if not MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Need MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT "
+        f"({MODELGATE_SANDBOX_WALL_SECONDS} >= {CELERY_TASK_SOFT_TIME_LIMIT})."
+    )
 # Every upload goes to a temporary file (never memory), counted against the limit as it arrives.
 FILE_UPLOAD_HANDLERS = [
     "releases.uploads.SizeLimitUploadHandler",

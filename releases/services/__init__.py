@@ -4,6 +4,7 @@ each, and an audit row for every action."""
 from releases.services.audit import audit_record
 from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
+    model_version_abandon_validation,
     model_version_finish_validation,
     model_version_report_stage,
     model_version_reset_validation,
@@ -34,6 +35,7 @@ __all__ = [
     "membership_add",
     "membership_change_role",
     "membership_remove",
+    "model_version_abandon_validation",
     "model_version_finish_validation",
     "model_version_report_stage",
     "model_version_reset_validation",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 
 from releases.models import (
     ModelVersion,
+    RegisteredModel,
     VersionStatus,
 )
-
-if TYPE_CHECKING:
-    pass
 from releases.services.audit import audit_record
 from releases.services.registry import _transition
 
@@ -54,9 +52,14 @@ def model_version_finish_validation(
     if version is None or version.status != VersionStatus.VALIDATING:
         return version
     if report is None:
+        stage = (version.validation_report or {}).get("stage", "")
         _transition(version, VersionStatus.VALIDATION_FAILED)
         version.validation_error = error
-        version.validation_report = {"stage": "failed", "error_code": error_code}
+        version.validation_report = {
+            "stage": "failed",
+            "error_code": error_code,
+            "failed_stage": stage,
+        }
         version.save(
             update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
         )
@@ -88,6 +91,7 @@ def model_version_finish_validation(
         "load_seconds": report.get("load_seconds"),
     }
     version.save()
+    _adopt_evaluation_set(version)
     audit_record(
         actor=None,
         action="version.validated",
@@ -100,11 +104,72 @@ def model_version_finish_validation(
     return version
 
 
+def _adopt_evaluation_set(version: ModelVersion) -> None:
+    """A CSV uploaded with a version becomes the model's standing evaluation set only once a
+    version validated on it, and only if it is newer than the standing one (versions may finish
+    out of order). The model row's lock serialises this with uploads and edits."""
+    dataset = version.evaluation_dataset
+    if dataset is None:
+        return
+    model = (
+        RegisteredModel.objects.select_for_update(of=("self",))
+        .select_related("evaluation_dataset")
+        .get(pk=version.registered_model_id)
+    )
+    previous = model.evaluation_dataset
+    if previous is not None and previous.pk >= dataset.pk:
+        return
+    model.evaluation_dataset = dataset
+    model.save(update_fields=["evaluation_dataset", "updated_at"])
+    audit_record(
+        actor=None,
+        action="model.evaluation_set",
+        registered_model=model,
+        payload={
+            "sha256": dataset.sha256,
+            "target": dataset.target,
+            "rows": dataset.n_rows,
+            "previous_sha256": previous.sha256 if previous else None,
+            "validated_version": version.version,
+        },
+    )
+
+
 @transaction.atomic
-def model_version_reset_validation(*, version_id: int) -> None:
-    """validating → pending after a transient failure, so a retried task starts cleanly."""
+def model_version_reset_validation(*, version_id: int, reason: str, attempt: int) -> None:
+    """validating → pending after a transient failure, so the retried task starts cleanly."""
     version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
     if version is None or version.status != VersionStatus.VALIDATING:
         return
     _transition(version, VersionStatus.PENDING)
     version.save(update_fields=["status", "status_changed_at"])
+    audit_record(
+        actor=None,
+        action="version.validation_reset",
+        model_version=version,
+        payload={"reason": reason, "attempt": attempt},
+    )
+
+
+@transaction.atomic
+def model_version_abandon_validation(*, version_id: int, error: str, error_code: str) -> None:
+    """pending or validating → validation_failed when the job cannot complete (its retries ran
+    out): the version ends with the reason instead of waiting for a job nobody will run."""
+    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
+    if version is None or version.status not in {VersionStatus.PENDING, VersionStatus.VALIDATING}:
+        return
+    if version.status == VersionStatus.PENDING and version.pending_trust:
+        return  # waiting for a reviewer, not for this job
+    stage = (version.validation_report or {}).get("stage", "")
+    _transition(version, VersionStatus.VALIDATION_FAILED)
+    version.validation_error = error
+    version.validation_report = {"stage": "failed", "error_code": error_code, "failed_stage": stage}
+    version.save(
+        update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
+    )
+    audit_record(
+        actor=None,
+        action="version.validation_failed",
+        model_version=version,
+        payload={"error": error[:500], "code": error_code},
+    )

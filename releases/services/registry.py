@@ -225,12 +225,13 @@ def model_version_upload(
             locked = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
             dataset = locked.evaluation_dataset
             if stored_evaluation is not None and evaluation_frame is not None:
+                # Recorded on the version only: it becomes the model's standing set once a
+                # version validates on it (model_version_finish_validation), so a CSV that
+                # fails validation never becomes the standard the next upload is measured on.
                 dataset = evaluation_dataset_create(
                     registered_model=locked, stored=stored_evaluation, upload=evaluation_data,
                     target=target, frame=evaluation_frame, actor=actor,
                 )  # fmt: skip
-                locked.evaluation_dataset = dataset
-                locked.save(update_fields=["evaluation_dataset", "updated_at"])
             last = locked.versions.aggregate(m=Max("version"))["m"] or 0
             version = ModelVersion.objects.create(
                 registered_model=locked,

@@ -345,7 +345,19 @@ def test_pipeline_upload_with_evaluation_csv_creates_pending_version_1_and_queue
     assert len(callbacks) == 1  # validation is enqueued on commit, not run here
     dataset = EvaluationDataset.objects.get()
     assert dataset.columns == [*mf.FEATURES, mf.TARGET]
-    assert RegisteredModel.objects.get().evaluation_dataset == dataset
+    assert ModelVersion.objects.get().evaluation_dataset == dataset
+    # The CSV becomes the model's standing set only once a version validates on it.
+    assert RegisteredModel.objects.get().evaluation_dataset is None
+
+
+def _validated(version: ModelVersion) -> None:
+    from releases import services
+
+    services.model_version_start_validation(version_id=version.pk)
+    services.model_version_finish_validation(
+        version_id=version.pk,
+        report={"estimator_class": "x", "parameters": {}, "library_versions": {}, "signature": {}},
+    )
 
 
 def test_second_upload_reuses_the_standing_evaluation_set_and_identical_bytes_share_one_file(
@@ -353,6 +365,7 @@ def test_second_upload_reuses_the_standing_evaluation_set_and_identical_bytes_sh
 ) -> None:
     content = mf.skops_pipeline_bytes()
     first = upload(owner_client, content, evaluation_data=mf.evaluation_csv_bytes(), target="churn")
+    _validated(ModelVersion.objects.get(version=1))
     # Naming the standing target again without a CSV is harmless (the upload page prefills it).
     second = upload(owner_client, content, "other-name.skops", target=mf.TARGET)
 
@@ -374,6 +387,7 @@ def test_a_different_target_without_a_new_csv_is_400_naming_the_standing_one(
 ) -> None:
     content = mf.skops_pipeline_bytes()
     upload(owner_client, content, evaluation_data=mf.evaluation_csv_bytes(), target=mf.TARGET)
+    _validated(ModelVersion.objects.get(version=1))
 
     response = upload(owner_client, content, target="defaulted")
 
