@@ -297,7 +297,13 @@ def test_version_page_links_the_artifact_and_shows_metadata(client, owner, risk_
 @pytest.fixture
 def untrusted_version(risk_model, owner):
     return make_version(
-        risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.Scaler", "mylib.Model"]
+        risk_model,
+        1,
+        uploaded_by=owner,
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree",
+            "sklearn.neighbors._ball_tree.BallTree",
+        ],
     )
 
 
@@ -311,9 +317,21 @@ def test_reviewer_who_did_not_upload_trusts_types_from_the_version_page(
 
     trust = reverse("version-trust", args=["credit-risk", 1])
     with django_capture_on_commit_callbacks():
-        response = client.post(trust, {"types": ["mylib.Model", "mylib.Scaler"]}, follow=True)
+        response = client.post(
+            trust,
+            {
+                "types": [
+                    "sklearn.neighbors._ball_tree.BallTree",
+                    "sklearn.neighbors._kd_tree.KDTree",
+                ]
+            },
+            follow=True,
+        )
     assert response.status_code == 200
-    assert "Trusted for v1 only: mylib.Model, mylib.Scaler." in response.content.decode()
+    assert (
+        "Trusted for v1 only: sklearn.neighbors._ball_tree.BallTree, "
+        "sklearn.neighbors._kd_tree.KDTree." in response.content.decode()
+    )
     untrusted_version.refresh_from_db()
     assert untrusted_version.pending_trust == []
 
@@ -324,7 +342,7 @@ def test_uploader_who_is_also_reviewer_is_refused_with_the_reason(client, owner,
     assert "Trust for v1 only" not in html_of(client, owner, url)
 
     trust = reverse("version-trust", args=["credit-risk", 1])
-    response = client.post(trust, {"types": ["mylib.Model"]})
+    response = client.post(trust, {"types": ["sklearn.neighbors._ball_tree.BallTree"]})
     assert response.status_code == 403
     html = response.content.decode()
     assert "You uploaded this version; another reviewer must trust its types." in html
@@ -337,7 +355,7 @@ def test_uploader_who_is_also_reviewer_is_refused_with_the_reason(client, owner,
 def test_wrong_user_cannot_trust_types(client, request, untrusted_version, persona):
     client.force_login(request.getfixturevalue(persona))
     trust = reverse("version-trust", args=["credit-risk", 1])
-    response = client.post(trust, {"types": ["mylib.Model"]})
+    response = client.post(trust, {"types": ["sklearn.neighbors._ball_tree.BallTree"]})
     assert response.status_code == {"labeler": 403, "outsider": 404}[persona]
     untrusted_version.refresh_from_db()
     assert untrusted_version.trusted_types == []
