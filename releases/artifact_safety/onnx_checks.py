@@ -88,7 +88,7 @@ def _parse(data: bytes) -> onnx.ModelProto:
 
 
 def _supported_opset() -> str:
-    return f"ONNX opset {onnx.defs.onnx_opset_version()} (ONNX Runtime {onnxruntime.__version__})"
+    return f"ONNX opset {onnx.defs.onnx_opset_version()}"
 
 
 def _runtime_refused(exc: BaseException) -> UnsafeArtifact:
@@ -106,9 +106,9 @@ def _runtime_refused(exc: BaseException) -> UnsafeArtifact:
     return UnsafeArtifact(
         "onnx_unsupported",
         f"ModelGate cannot run this ONNX model: {what}. Convert the model again with standard "
-        f"operators and a target opset this server supports (up to {_supported_opset()}), for "
-        "example skl2onnx's `to_onnx(model, X, target_opset=...)`, check it runs with "
-        "onnxruntime on your machine, and upload it again.",
+        f"operators and a target opset that ONNX Runtime {onnxruntime.__version__} supports, "
+        "for example with skl2onnx's `to_onnx(model, X, target_opset=...)`, check that it "
+        "runs with that onnxruntime version on your machine, and upload it again.",
     )
 
 

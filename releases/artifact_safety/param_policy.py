@@ -61,7 +61,12 @@ def _is_estimator(obj: Any) -> bool:
 
 def check_root_is_estimator(model: Any) -> None:
     """Refuse a file whose top object is not an estimator or pipeline (a list, a dict...)."""
-    if _is_estimator(model) and any(callable(getattr(model, m, None)) for m in _PREDICTING_METHODS):
+    # Looked up on the class, statically: a pipeline's predict is a descriptor that asks its last
+    # step, which for a deeply nested pipeline is a recursion of its own.
+    cls = type(model)
+    if _is_estimator(model) and any(
+        inspect.getattr_static(cls, m, None) is not None for m in _PREDICTING_METHODS
+    ):
         return
     raise UnsafeArtifact(
         "not_an_estimator",
