@@ -140,7 +140,23 @@ def _problem(obj: Any, allowed_functions: frozenset[str], trusted: frozenset[str
             "pools. Set n_jobs=None (model.set_params(n_jobs=None) on every estimator that "
             "has it) before saving."
         )
+    pre_dispatch = params.get("pre_dispatch")
+    if isinstance(pre_dispatch, str) and pre_dispatch not in _PRE_DISPATCH_WORDS:
+        # joblib evaluates a pre_dispatch string with eval().
+        return (
+            f"has pre_dispatch={pre_dispatch[:40]!r}, which joblib evaluates as Python code; "
+            "only an integer or '2*n_jobs' is allowed."
+        )
+    getter = params.get("importance_getter")
+    if isinstance(getter, str) and "__" in getter:
+        return (
+            f"has importance_getter={getter[:60]!r}, which reaches into Python internals; use "
+            "'auto' or the name of a fitted attribute."
+        )
     return ""
+
+
+_PRE_DISPATCH_WORDS = frozenset({"2*n_jobs", "n_jobs", "all"})
 
 
 def _is_text_vectorizer(obj: Any) -> bool:

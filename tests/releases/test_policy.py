@@ -145,6 +145,19 @@ def test_disk_caches_and_process_pools_are_refused(model: Any) -> None:
     assert "memory=" in message or "n_jobs=" in message
 
 
+def test_strings_that_joblib_evaluates_or_that_reach_python_internals_are_refused() -> None:
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(
+        LogisticRegression(), {"C": [1.0]}, pre_dispatch="__import__('os').system('id')"
+    )
+    assert "pre_dispatch" in _refused(search)
+    selector = SelectFromModel(LogisticRegression(), importance_getter="__class__.__init__")
+    assert "importance_getter" in _refused(selector)
+    check_parameters(GridSearchCV(LogisticRegression(), {"C": [1.0]}))  # default '2*n_jobs'
+
+
 def test_a_callable_nested_past_any_depth_limit_is_found() -> None:
     model: Any = FunctionTransformer(func=check_array)
     for _ in range(500):  # far deeper than any recursion limit
