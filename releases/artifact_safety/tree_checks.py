@@ -54,7 +54,13 @@ def validate_fitted_trees(model: Any, *, budget: int = DEFAULT_OBJECT_BUDGET) ->
 
 
 def _check_ensemble(ensemble: Any, attributes: dict[str, Any], members: Any) -> None:
-    flat = list(np.asarray(members, dtype=object).ravel()) if _is_sequence(members) else []
+    # Not np.asarray: a Pipeline member has __len__ and __getitem__, and numpy would unpack it.
+    if isinstance(members, np.ndarray) and members.dtype == object:
+        flat = list(members.ravel())
+    elif isinstance(members, list | tuple):
+        flat = _flatten(list(members))
+    else:
+        return
     holders = {id(m) for m in flat if isinstance(getattr(m, "tree_", None), Tree)}
     if not holders:
         return
@@ -71,12 +77,6 @@ def _check_ensemble(ensemble: Any, attributes: dict[str, Any], members: Any) -> 
                 raise _invalid("an ensemble's feature subsets do not match its trees") from None
         if _n_features_in(member, "an estimator holding a tree") != expected:
             raise _invalid("a tree in an ensemble expects a different number of features")
-
-
-def _is_sequence(value: Any) -> bool:
-    return isinstance(value, list | tuple) or (
-        isinstance(value, np.ndarray) and value.dtype == object
-    )
 
 
 def _flatten(items: list[Any]) -> list[Any]:

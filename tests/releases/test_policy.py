@@ -285,3 +285,12 @@ def test_describe_is_bounded_for_a_skops_round_trip(tmp_path: Path) -> None:
     model = Pipeline([("scale", StandardScaler()), ("m", LogisticRegression())]).fit(X, Y)
     path = af.write(tmp_path, sio.dumps(model))
     assert describe_estimator(load_skops(path=path, trusted=()))["steps"][1]["name"] == "m"
+
+
+def test_bagging_of_pipelines_is_walked_without_unpacking_the_pipelines() -> None:
+    bagging = BaggingClassifier(
+        Pipeline([("scale", StandardScaler()), ("tree", DecisionTreeClassifier(max_depth=2))]),
+        n_estimators=2,
+    ).fit(X, Y)
+    validate_fitted_trees(bagging)
+    check_parameters(bagging)
