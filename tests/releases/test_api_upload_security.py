@@ -7,14 +7,16 @@ no version row, no evaluation set row and no file under MEDIA_ROOT.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import time
+import urllib.parse
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from releases.models import AuditEvent, EvaluationDataset, ModelVersion
 from tests.releases import attack_files as af
@@ -367,23 +369,41 @@ def test_health_probe_answers_while_attack_uploads_run(
         af.compressible_schema_bytes(size=64 * 1024**2),
     ] * 2
 
-    def attack(data: bytes) -> tuple[int, float]:
+    address = urllib.parse.urlsplit(live_server.url)
+
+    def request(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, float]:
         started = time.perf_counter()
-        response = requests.post(
-            live_server.url + URL,
-            headers={"Authorization": f"Token {token.key}"},
-            files={"artifact": ("model.skops", data)},
-            timeout=30,
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers=headers)
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        return status, time.perf_counter() - started
+
+    def attack(data: bytes) -> tuple[int, float]:
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="artifact"; '
+                'filename="model.skops"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
         )
-        return response.status_code, time.perf_counter() - started
+        return request(
+            "POST", URL, body, Authorization=f"Token {token.key}",
+            **{"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )  # fmt: skip
+
+    def probe() -> tuple[int, float]:
+        return request("GET", "/healthz")
 
     with ThreadPoolExecutor(max_workers=len(attacks)) as pool:
         running = [pool.submit(attack, data) for data in attacks]
         probes = []
         while not all(f.done() for f in running) or len(probes) < 3:
-            started = time.perf_counter()
-            probe = requests.get(live_server.url + "/healthz", timeout=5)
-            probes.append((probe.status_code, time.perf_counter() - started))
+            probes.append(probe())
         results = [f.result() for f in running]
 
     assert all(status == 200 and seconds < 1.0 for status, seconds in probes), probes
