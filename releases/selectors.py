@@ -5,7 +5,7 @@ see. Access helpers fetch and authorize in one step: 404 when the user may not s
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -241,48 +241,21 @@ class UntrustedTypeRow(TypedDict):
 def untrusted_type_rows(model_version: ModelVersion) -> list[UntrustedTypeRow]:
     """Each type skops reported in the version's file: what it is, whether a reviewer may trust
     it, and whether someone already vouched for it (a reviewer here, or an admin everywhere)."""
-    from releases import artifact_safety
+    from releases.artifact_safety import describe_type
 
     vouched = set(model_version.trusted_types) | settings.MODELGATE_EXTRA_TRUSTED_TYPES
     rows: list[UntrustedTypeRow] = []
     for name in model_version.untrusted_types:
-        if hasattr(artifact_safety, "describe_type"):
-            info: Any = artifact_safety.describe_type(name)
-            explanation, may_trust = str(info.explanation), bool(info.reviewer_may_trust)
-        else:
-            explanation, may_trust = _explain_type(name, artifact_safety.is_forbidden_type(name))
+        info = describe_type(name)
         rows.append(
             {
                 "name": name,
-                "explanation": explanation,
-                "reviewer_may_trust": may_trust,
+                "explanation": info.explanation,
+                "reviewer_may_trust": info.reviewer_may_trust,
                 "trusted": name in vouched,
             }
         )
     return rows
-
-
-def _explain_type(name: str, forbidden: bool) -> tuple[str, bool]:
-    module, _, attribute = name.rpartition(".")
-    package = module.split(".")[0]
-    if forbidden:
-        return (
-            f"{attribute!r} from {module!r} can run code or reach files and the network, so "
-            "ModelGate never loads it.",
-            False,
-        )
-    if package == "sklearn":
-        return (
-            f"{attribute!r}, from scikit-learn's module {module!r}, which ModelGate's reviewed "
-            "list does not include. Trust it if this model is expected to use it.",
-            True,
-        )
-    where = f"the package {package!r}" + (f" (module {module!r})" if module != package else "")
-    return (
-        f"{attribute!r} from {where}, which is not part of scikit-learn. Loading it runs that "
-        "package's code: trust it only if you know the package and expect it in this model.",
-        True,
-    )
 
 
 def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -180,9 +181,13 @@ def read_evaluation_csv(
     try:
         frame = pd.read_csv(io.StringIO(text), nrows=max_rows + 1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        # The parser's own text names its internals; the line number is what the user needs.
+        line = re.search(r"line (\d+)", str(exc))
+        where = f" near line {line.group(1)}" if line else ""
         raise InvalidEvaluationData(
-            f"The evaluation file could not be read as CSV ({str(exc)[:200]}). Check the "
-            "delimiter (a comma) and quoting, and upload it again."
+            f"The evaluation file could not be read as CSV{where} (a row with a different "
+            "number of fields, or unbalanced quotes). Check the delimiter (a comma) and "
+            "quoting, and upload it again."
         ) from exc
     if len(frame) > max_rows:
         raise InvalidEvaluationData(

@@ -99,6 +99,7 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
                 max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS,
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
+                max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
                 limits=_sandbox_limits(),
                 mode=settings.MODELGATE_SANDBOX,
                 on_stage=lambda stage: services.model_version_report_stage(

@@ -3,7 +3,11 @@ it on the evaluation set. Plain module: runs and is tested without Django or a b
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import time
+import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -13,16 +17,19 @@ import pandas as pd
 from sklearn import metrics
 
 from releases.artifact_safety import (
+    DEFAULT_MAX_SCHEMA_BYTES,
     check_onnx,
     describe_estimator,
     load_onnx,
-    load_skops,
+    load_skops_with_scan,
 )
 from releases.signature import (
     check_evaluation_matches,
     infer_onnx_signature,
     infer_signature,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ValidationFailed(Exception):
@@ -41,24 +48,47 @@ def validate_artifact(
     on_stage: Callable[[str], None] = lambda stage: None,
     parameter_policy: bool = True,
     structure_checks: bool = True,
+    max_schema_bytes: int = DEFAULT_MAX_SCHEMA_BYTES,
 ) -> dict[str, Any]:
     """Return the version's description, signature and evaluation metrics.
 
-    Raises `UnsafeArtifact` (refused by policy) or `ValidationFailed` (unusable as uploaded).
+    The result always passes ``json.dumps(..., allow_nan=False)``: a metric that comes out NaN
+    or infinite is None, with the reason under ``report["evaluation"]["undefined_metrics"]``.
+    ``parameter_policy`` and ``structure_checks`` are True in production (only tests turn them
+    off, to show the sandbox alone contains an attack); never derive them from user input.
+
+    Raises `UnsafeArtifact` (refused by policy) or `ValidationFailed` (unusable as uploaded);
+    both carry sentences for the uploader, never exception text or paths (details are logged).
     """
     on_stage("loading model")
     started = time.perf_counter()
     if artifact_format == "skops":
-        estimator = load_skops(
+        loaded = load_skops_with_scan(
             path=path,
             trusted=trusted,
             max_uncompressed_bytes=max_uncompressed_bytes,
             max_entries=max_entries,
+            max_schema_bytes=max_schema_bytes,
+            parameter_policy=parameter_policy,
+            structure_checks=structure_checks,
         )
+        estimator = loaded.model
         description = describe_estimator(estimator)
-        library_versions = {"scikit-learn": getattr(estimator, "_sklearn_version", "unknown")}
+        # sklearn's __setstate__ drops _sklearn_version from the loaded object: the schema has it.
+        library_versions: dict[str, Any] = {
+            "scikit-learn": loaded.scan.sklearn_version or "unknown",
+            "skops": loaded.scan.skops_version or "unknown",
+        }
         on_stage("reading signature")
-        signature = infer_signature(estimator=estimator, evaluation=evaluation, target=target)
+        try:
+            signature = infer_signature(estimator=estimator, evaluation=evaluation, target=target)
+        except Exception as exc:  # the model's own attributes are the model's problem
+            logger.warning("inferring the signature failed", exc_info=True)
+            raise ValidationFailed(
+                "ModelGate could not work out this model's inputs and outputs from its fitted "
+                "attributes. Check that it is a fitted scikit-learn estimator or pipeline, "
+                "save it again with `skops.io.dump` and upload it."
+            ) from exc
         predict = _sklearn_predictor(estimator)
     elif artifact_format == "onnx":
         info = check_onnx(path=path)
@@ -76,7 +106,7 @@ def validate_artifact(
                     feature["name"] = column
         predict = _onnx_predictor(session, signature)
     else:
-        raise ValidationFailed(f"Unknown artifact format {artifact_format!r}.")
+        raise ValidationFailed("ModelGate does not know this model format.")
     load_seconds = time.perf_counter() - started
 
     report: dict[str, Any] = {
@@ -90,30 +120,59 @@ def validate_artifact(
     if evaluation is None or target is None:
         report["evaluation"] = None
         on_stage("done")
-        return report
+        return _json_ready(report)
 
     on_stage("evaluating")
     check_evaluation_matches(signature=signature, evaluation=evaluation)
     names = [f["name"] for f in signature["features"]]
     frame = evaluation.dropna(subset=[target])
+    if frame.empty:
+        raise ValidationFailed(
+            f"No row of the evaluation CSV has a value in the target column {target!r}. Fill "
+            "in the true values and upload it again."
+        )
     X, y = frame[names], frame[target]
     try:
         started = time.perf_counter()
         y_pred, proba = predict(X)
         predict_seconds = time.perf_counter() - started
     except Exception as exc:  # any failure inside the model's own predict is the model's
+        logger.warning("the model failed to predict on the evaluation data", exc_info=True)
         raise ValidationFailed(
-            f"The model failed to predict on the evaluation data ({type(exc).__name__}: "
-            f"{str(exc)[:300]}). Check that the CSV's columns have the types the model was "
-            "trained on."
+            "The model failed to predict on the evaluation data. Check that the CSV's columns "
+            "have the names and types the model was trained on (numbers where it expects "
+            "numbers), and that the model predicts on a sample of that data on your machine."
         ) from exc
+    values, undefined = _metrics(signature["task"], y, y_pred, proba, signature.get("classes"))
     report["evaluation"] = {
         "rows": len(frame),
-        "metrics": _metrics(signature["task"], y, y_pred, proba, signature.get("classes")),
+        "metrics": values,
+        "undefined_metrics": undefined,
         "predict_ms_per_row": round(1000 * predict_seconds / max(len(frame), 1), 4),
     }
     on_stage("done")
+    return _json_ready(report)
+
+
+def _json_ready(report: dict[str, Any]) -> dict[str, Any]:
+    """Guarantee the report is strict JSON: a non-finite number anywhere becomes None."""
+    try:
+        json.dumps(report, allow_nan=False)
+    except ValueError:
+        report = _finite(report)
+        json.dumps(report, allow_nan=False)
     return report
+
+
+def _finite(value: Any) -> Any:
+    # Bounded depth: the report's nesting is fixed and describe_estimator caps its own.
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _sklearn_predictor(estimator: Any) -> Callable[[pd.DataFrame], tuple[Any, Any]]:
@@ -150,33 +209,66 @@ def _onnx_predictor(session: Any, signature: dict[str, Any]) -> Callable[..., tu
     return predict
 
 
+_NOT_FINITE = "the value is not a finite number for this evaluation set"
+
+
 def _metrics(
     task: str, y: pd.Series, y_pred: Any, proba: Any, classes: list[Any] | None
-) -> dict[str, float]:
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Metric values (None when undefined) and, for each undefined one, the reason."""
+    values: dict[str, float | None] = {}
+    undefined: dict[str, str] = {}
+
+    def record(name: str, compute: Callable[[], Any], reason: str | None = None) -> None:
+        if reason is not None:
+            values[name], undefined[name] = None, reason
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # UndefinedMetricWarning: we report it below
+                number = float(compute())
+        except (ValueError, TypeError, ZeroDivisionError, FloatingPointError):
+            logger.info("metric %s is undefined", name, exc_info=True)
+            values[name], undefined[name] = None, "it cannot be computed on this evaluation set"
+            return
+        if math.isfinite(number):
+            values[name] = number
+        else:
+            values[name], undefined[name] = None, _NOT_FINITE
+
     if task == "regression":
-        return {
-            "r2": float(metrics.r2_score(y, y_pred)),
-            "mae": float(metrics.mean_absolute_error(y, y_pred)),
-            "rmse": float(np.sqrt(metrics.mean_squared_error(y, y_pred))),
-        }
+        predictions = np.asarray(y_pred, dtype=float)
+        if not np.isfinite(predictions).all():
+            reason = "the model's predictions include NaN or infinite values"
+            for name in ("r2", "mae", "rmse"):
+                record(name, lambda: 0, reason)
+            return values, undefined
+        record(
+            "r2",
+            lambda: metrics.r2_score(y, predictions),
+            "it needs at least two evaluation rows" if len(y) < 2 else None,
+        )
+        record("mae", lambda: metrics.mean_absolute_error(y, predictions))
+        record("rmse", lambda: np.sqrt(metrics.mean_squared_error(y, predictions)))
+        return values, undefined
     y_true = y.astype(str).to_numpy()
     y_hat = np.asarray(y_pred).astype(str)
-    out = {
-        "accuracy": float(metrics.accuracy_score(y_true, y_hat)),
-        "f1_macro": float(metrics.f1_score(y_true, y_hat, average="macro", zero_division=0)),
-    }
+    record("accuracy", lambda: metrics.accuracy_score(y_true, y_hat))
+    record("f1_macro", lambda: metrics.f1_score(y_true, y_hat, average="macro", zero_division=0))
     if proba is not None and classes:
         labels = [str(c) for c in classes]
-        try:
-            if len(labels) == 2:
-                out["roc_auc"] = float(
-                    metrics.roc_auc_score((y_true == labels[1]).astype(int), proba[:, 1])
-                )
-            else:
-                out["roc_auc"] = float(
-                    metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)
-                )
-            out["log_loss"] = float(metrics.log_loss(y_true, proba, labels=labels))
-        except ValueError:
-            pass  # a class missing from the evaluation sample: AUC is undefined, not an error
-    return out
+        single = "only one class in the evaluation target" if len(set(y_true)) < 2 else None
+        if len(labels) == 2:
+            record(
+                "roc_auc",
+                lambda: metrics.roc_auc_score((y_true == labels[1]).astype(int), proba[:, 1]),
+                single,
+            )
+        else:
+            record(
+                "roc_auc",
+                lambda: metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels),
+                single,
+            )
+        record("log_loss", lambda: metrics.log_loss(y_true, proba, labels=labels))
+    return values, undefined

@@ -334,6 +334,9 @@ elif MODELGATE_STORAGE != "local":
 MODELGATE_MAX_UPLOAD_BYTES = env_int("MODELGATE_MAX_UPLOAD_BYTES", 200 * 1024**2, minimum=1024)
 MODELGATE_MAX_UNCOMPRESSED_BYTES = env_int("MODELGATE_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
 MODELGATE_MAX_ZIP_ENTRIES = env_int("MODELGATE_MAX_ZIP_ENTRIES", 20_000, minimum=1)
+# A skops file's schema.json is parsed (in the web process, by a linear scan) only below this
+# size; a 1,000-tree random forest's is about 15 MB.
+MODELGATE_MAX_SCHEMA_BYTES = env_int("MODELGATE_MAX_SCHEMA_BYTES", 16 * 1024**2, minimum=1024)
 MODELGATE_MAX_EVALUATION_ROWS = env_int("MODELGATE_MAX_EVALUATION_ROWS", 200_000, minimum=1)
 # Types an admin has reviewed and allows for every model, on top of the shipped allowlist
 # (releases.artifact_safety.DEFAULT_TRUSTED_TYPES). Never read from an uploaded file. A name on

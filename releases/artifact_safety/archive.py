@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import lzma
 import os
 import re
@@ -20,6 +21,10 @@ _ALLOWED_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# General-purpose flag bits zipfile cannot read (patched data, strong encryption) or that a
+# model file never needs; 0x1 (encrypted) has its own message.
+_UNSUPPORTED_FLAGS = 0x20 | 0x40 | 0x2000
+logger = logging.getLogger(__name__)
 
 
 def check_zip(
@@ -59,11 +64,16 @@ def check_zip_source(
                 _stream_entry(archive, info)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise  # our bug or our storage, not the uploader's file
-    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
-        # bz2 reports a corrupt stream as a bare OSError.
+    except (
+        zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError,
+        RuntimeError, ValueError,
+    ) as exc:  # fmt: skip
+        # bz2 reports a corrupt stream as a bare OSError; zipfile raises NotImplementedError or
+        # RuntimeError for features it does not support.
+        logger.info("unreadable zip archive: %r", exc)
         raise UnsafeArtifact(
             "corrupt",
-            f"This file is not a readable zip archive ({exc}). Save the model again with "
+            "This file is not a readable zip archive. Save the model again with "
             "`skops.io.dump` and upload the new file.",
         ) from exc
 
@@ -99,6 +109,13 @@ def _check_directory(
             raise UnsafeArtifact(
                 "zip_encrypted",
                 f"The archive entry {name!r} is encrypted. Upload an unencrypted skops file.",
+            )
+        if info.flag_bits & _UNSUPPORTED_FLAGS:
+            raise UnsafeArtifact(
+                "corrupt",
+                f"The archive entry {name!r} uses zip features a model file never needs "
+                "(patched data or strong encryption). Save the model again with "
+                "`skops.io.dump` and upload the new file.",
             )
         if info.compress_type not in _ALLOWED_METHODS:
             raise UnsafeArtifact(

@@ -15,9 +15,12 @@ class UnsafeArtifact(Exception):
 
     ``code`` is a short slug for programs and the audit log ("pickle_refused", "zip_bomb",
     "zip_traversal", "zip_symlink", "zip_encrypted", "zip_duplicate_entry", "too_many_entries",
-    "unknown_format", "onnx_external_data", "onnx_custom_op", "forbidden_type",
-    "untrusted_type", "invalid_tree", "corrupt"); ``message`` is a sentence telling the uploader
-    what to fix, and is also ``str(exc)``.
+    "unknown_format", "onnx_external_data", "onnx_custom_op", "onnx_unsupported",
+    "forbidden_type", "untrusted_type", "unsupported_type", "schema_too_large",
+    "schema_too_complex", "shared_array_file", "not_an_estimator", "unsafe_parameter",
+    "too_complex", "invalid_tree", "corrupt"); ``message`` is a sentence telling the uploader
+    what to fix, and is also ``str(exc)``: never exception text, file paths or library
+    internals (those are logged).
     """
 
     def __init__(self, code: str, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from google.protobuf.message import DecodeError
 from releases.artifact_safety.errors import UnsafeArtifact
 
 ALLOWED_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,44 @@ def load_onnx(*, path: str | Path) -> onnxruntime.InferenceSession:
             data, sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # ORT raises its own untyped exception classes
-        raise _corrupt(exc) from exc
+        logger.info("ONNX Runtime refused a model: %r", exc)
+        raise _runtime_refused(exc) from exc
 
 
 def _parse(data: bytes) -> onnx.ModelProto:
     try:
         return onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise _corrupt(exc) from exc
+        logger.info("unreadable ONNX file: %r", exc)
+        raise UnsafeArtifact(
+            "corrupt",
+            "This file is not a readable ONNX model (its protobuf data is malformed). Convert "
+            "the model again (for example with skl2onnx) and upload the new file.",
+        ) from exc
 
 
-def _corrupt(exc: BaseException) -> UnsafeArtifact:
+def _supported_opset() -> str:
+    return f"ONNX opset {onnx.defs.onnx_opset_version()}"
+
+
+def _runtime_refused(exc: BaseException) -> UnsafeArtifact:
+    """A sentence for what ONNX Runtime could not do, never its raw message."""
+    kind = type(exc).__name__
+    if kind == "NotImplemented":
+        what = (
+            "it uses an operator, or an operator version or input type, that ONNX Runtime on "
+            "this server does not implement"
+        )
+    elif kind in {"InvalidGraph", "InvalidArgument", "InvalidProtobuf"}:
+        what = "ONNX Runtime found the graph invalid (inputs, outputs or types do not connect)"
+    else:
+        what = "ONNX Runtime could not prepare it to run"
     return UnsafeArtifact(
-        "corrupt",
-        f"This ONNX file could not be read ({type(exc).__name__}: {str(exc)[:200]}). Convert the "
-        "model again (for example with skl2onnx) and upload the new file.",
+        "onnx_unsupported",
+        f"ModelGate cannot run this ONNX model: {what}. Convert the model again with standard "
+        f"operators and a target opset that ONNX Runtime {onnxruntime.__version__} supports, "
+        "for example with skl2onnx's `to_onnx(model, X, target_opset=...)`, check that it "
+        "runs with that onnxruntime version on your machine, and upload it again.",
     )
 
 
@@ -109,8 +134,15 @@ def _inspect(model: onnx.ModelProto) -> OnnxInfo:
         )
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        raise _corrupt(exc) from exc
+    except (onnx.checker.ValidationError, ValueError, RuntimeError) as exc:
+        logger.info("ONNX checker refused a model: %r", exc)
+        raise UnsafeArtifact(
+            "corrupt",
+            "This ONNX model does not pass the ONNX checker (an operator, attribute, type or "
+            f"opset is invalid or newer than this server supports, up to {_supported_opset()}). "
+            "Convert the model again with a supported target opset, check it with "
+            "`onnx.checker.check_model`, and upload it again.",
+        ) from exc
     graph = model.graph
     initializers = {init.name for init in graph.initializer}
     return OnnxInfo(

@@ -18,6 +18,7 @@ trusts them. Re-run that exercise when upgrading scikit-learn or skops.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from collections.abc import Collection, Iterable
@@ -29,7 +30,15 @@ import skops.io as sio
 
 from releases.artifact_safety.archive import check_zip_source
 from releases.artifact_safety.errors import UnsafeArtifact
+from releases.artifact_safety.schema_scan import (
+    DEFAULT_MAX_SCHEMA_BYTES,
+    SchemaScan,
+    check_schema_size,
+    scan_skops_schema,
+)
 from releases.artifact_safety.tree_checks import validate_fitted_trees
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 DEFAULT_MAX_ENTRIES = 100_000
@@ -96,7 +105,16 @@ FORBIDDEN_PREFIXES: tuple[str, ...] = (
     "numpy._core.memmap", "numpy.core.memmap", "numpy._core.records", "numpy.core.records",
     "numpy.rec", "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing",
     "numpy._pytesttester", "scipy.io", "scipy._lib._testutils", "pandas", "sklearn.datasets",
-    "sklearn.utils._testing",
+    "sklearn.utils._testing", "scipy.sparse.save_npz", "scipy.sparse.load_npz",
+    "scipy.sparse._matrix_io", "scipy.datasets", "scipy.misc",
+    # Task, web, configuration and network libraries: their helpers run code by design
+    # (hydra's instantiate, Django's call_command, Celery's send_task) and are never model parts.
+    "django", "rest_framework", "knox", "celery", "kombu", "billiard", "redis", "hydra",
+    "omegaconf", "yaml", "requests", "urllib3", "httpx", "aiohttp", "boto3", "botocore",
+    "fsspec", "s3fs", "sqlalchemy", "psycopg", "psycopg2", "sqlite3", "IPython", "jinja2",
+    "gunicorn", "uvicorn", "paramiko", "git", "mlflow", "numexpr",
+    # ModelGate itself.
+    "releases", "webapp", "scoring", "explain",
 )  # fmt: skip
 
 # A name component equal to one of these is refused wherever it appears: skops resolves
@@ -160,44 +178,24 @@ def classify_untrusted(*, untrusted: Iterable[str], trusted: Collection[str]) ->
 # list where a dict belongs, or nest past the recursion limit. Unreadable, never a server error.
 _UNREADABLE = (
     zipfile.BadZipFile, LookupError, ValueError, TypeError, AttributeError, RecursionError,
+    ImportError, NotImplementedError, RuntimeError, OSError,
 )  # fmt: skip
 
 
-def skops_untrusted_types(*, path: str | Path) -> list[str]:
+def skops_untrusted_types(
+    *, path: str | Path, max_schema_bytes: int = DEFAULT_MAX_SCHEMA_BYTES
+) -> list[str]:
     """Names of the types in a skops file that skops does not trust by default.
 
-    The caller must run `check_zip` first: this reads ``schema.json`` through skops.
+    Computed by ModelGate's own linear-time scan (`scan_skops_schema`), which agrees with
+    ``skops.io.get_untrusted_types`` on real files and stays bounded on crafted ones. The caller
+    runs `check_zip` first.
     """
-    try:
-        return sio.get_untrusted_types(file=path)
-    except _UNREADABLE as exc:
-        raise _corrupt(exc) from exc
+    return scan_skops_schema(source=path, max_schema_bytes=max_schema_bytes).names
 
 
-def load_skops(
-    *,
-    path: str | Path,
-    trusted: Collection[str],
-    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
-    max_entries: int = DEFAULT_MAX_ENTRIES,
-) -> Any:
-    """Load a skops file, trusting `DEFAULT_TRUSTED_TYPES` plus ``trusted`` and nothing else.
-
-    The file is read once into memory so the bytes checked are the bytes loaded. Forbidden
-    names are refused even when listed in ``trusted``. Fitted trees are validated after
-    loading. Raises `UnsafeArtifact`.
-    """
-    data = Path(path).read_bytes()
-    check_zip_source(
-        source=io.BytesIO(data),
-        max_uncompressed_bytes=max_uncompressed_bytes,
-        max_entries=max_entries,
-    )
-    try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except _UNREADABLE as exc:
-        raise _corrupt(exc) from exc
-    report = classify_untrusted(untrusted=untrusted, trusted=trusted)
+def refuse_untrusted(report: UntrustedReport) -> None:
+    """Raise the `UnsafeArtifact` for a report with forbidden or unreviewed names."""
     if report.forbidden:
         raise UnsafeArtifact(
             "forbidden_type",
@@ -214,18 +212,97 @@ def load_skops(
             + ". Ask a reviewer to trust them for this model, or rebuild it with standard "
             "scikit-learn components.",
         )
+
+
+@dataclass(frozen=True)
+class LoadedSkops:
+    """A model loaded by `load_skops_with_scan`, with what its schema said."""
+
+    model: Any
+    scan: SchemaScan
+
+
+def load_skops(
+    *,
+    path: str | Path,
+    trusted: Collection[str],
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    max_schema_bytes: int = DEFAULT_MAX_SCHEMA_BYTES,
+    parameter_policy: bool = True,
+    structure_checks: bool = True,
+) -> Any:
+    """Load a skops file, trusting `DEFAULT_TRUSTED_TYPES` plus ``trusted`` and nothing else.
+
+    See `load_skops_with_scan`; this returns the model only.
+    """
+    return load_skops_with_scan(
+        path=path,
+        trusted=trusted,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        max_entries=max_entries,
+        max_schema_bytes=max_schema_bytes,
+        parameter_policy=parameter_policy,
+        structure_checks=structure_checks,
+    ).model
+
+
+def load_skops_with_scan(
+    *,
+    path: str | Path,
+    trusted: Collection[str],
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    max_schema_bytes: int = DEFAULT_MAX_SCHEMA_BYTES,
+    parameter_policy: bool = True,
+    structure_checks: bool = True,
+) -> LoadedSkops:
+    """Load a skops file under the type policy, then the parameter and structure policies.
+
+    The file is read once into memory so the bytes checked are the bytes loaded. The schema is
+    scanned first (bounded and linear, see `scan_skops_schema`), which also bounds skops' own
+    audit; skops' list of untrusted types is then checked as well, so the two must agree.
+    Forbidden names are refused even when listed in ``trusted``. After loading, and before
+    anything calls the model: the root must be an estimator, `check_parameters`
+    (``parameter_policy``) and `validate_fitted_trees` (``structure_checks``). Both flags are
+    True in production; only tests turn them off. Raises `UnsafeArtifact`.
+    """
+    from releases.artifact_safety.param_policy import check_parameters, check_root_is_estimator
+
+    data = Path(path).read_bytes()
+    source = io.BytesIO(data)
+    check_schema_size(source=source, max_schema_bytes=max_schema_bytes)
+    check_zip_source(
+        source=source, max_uncompressed_bytes=max_uncompressed_bytes, max_entries=max_entries
+    )
+    scan = scan_skops_schema(source=source, max_schema_bytes=max_schema_bytes)
+    refuse_untrusted(classify_untrusted(untrusted=scan.names, trusted=trusted))
+    try:
+        # Bounded now: the scan refused schemas whose audit would exceed its visit budget.
+        untrusted = sio.get_untrusted_types(data=data)
+    except _UNREADABLE as exc:
+        raise _corrupt(exc) from exc
+    refuse_untrusted(classify_untrusted(untrusted=untrusted, trusted=trusted))
     try:
         # Only the names actually present, all of them checked above.
         model = sio.loads(data, trusted=sorted(untrusted))
     except _UNREADABLE as exc:
         raise _corrupt(exc) from exc
-    validate_fitted_trees(model)
-    return model
+    trusted_names = DEFAULT_TRUSTED_TYPES | set(trusted)
+    if parameter_policy:
+        check_parameters(model, trusted=trusted_names)
+    else:
+        check_root_is_estimator(model)
+    if structure_checks:
+        validate_fitted_trees(model)
+    return LoadedSkops(model=model, scan=scan)
 
 
 def _corrupt(exc: BaseException) -> UnsafeArtifact:
+    logger.info("skops could not read a file: %r", exc)
     return UnsafeArtifact(
         "corrupt",
-        f"This skops file could not be read ({type(exc).__name__}: {str(exc)[:200]}). Save the "
-        "model again with `skops.io.dump` and upload the new file.",
+        "This skops file could not be read: skops found it malformed or saved by an "
+        "incompatible version. Save the model again with `skops.io.dump` and upload the new "
+        "file.",
     )

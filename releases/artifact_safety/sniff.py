@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickletools
 import zlib
+from typing import IO
 
 from releases.artifact_safety.errors import PICKLE_MESSAGE, UnsafeArtifact
 
@@ -143,3 +144,89 @@ def _looks_like_onnx(head: bytes) -> bool:
     except ValueError:
         return False
     return 1 in seen and 7 in seen
+
+
+# Bounds for `onnx_opset_domains`: a real ModelProto has a handful of top-level fields and a few
+# short opset entries; anything past these is refused rather than walked.
+_MAX_TOP_LEVEL_FIELDS = 10_000
+_MAX_OPSET_ENTRY_BYTES = 1024
+_OPSET_IMPORT_FIELD = 8
+
+
+def onnx_opset_domains(handle: IO[bytes]) -> set[str]:
+    """The operator-set domains an ONNX file imports, read without parsing its graph.
+
+    Walks only the top-level protobuf fields of the ModelProto, skipping each by its length
+    (the graph is never read), and decodes the small ``opset_import`` entries. Cost is bounded
+    by `_MAX_TOP_LEVEL_FIELDS` seeks, whatever the graph holds. Raises `UnsafeArtifact`
+    ("corrupt") on a malformed or oversized header.
+    """
+    handle.seek(0, 2)
+    size = handle.tell()
+    handle.seek(0)
+    domains: set[str] = set()
+    for _ in range(_MAX_TOP_LEVEL_FIELDS):
+        if handle.tell() >= size:
+            return domains
+        key = _read_stream_varint(handle)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _read_stream_varint(handle)
+        elif wire == 1:
+            handle.seek(8, 1)
+        elif wire == 5:
+            handle.seek(4, 1)
+        elif wire == 2:
+            length = _read_stream_varint(handle)
+            if handle.tell() + length > size:
+                raise _onnx_corrupt()
+            if field == _OPSET_IMPORT_FIELD:
+                if length > _MAX_OPSET_ENTRY_BYTES:
+                    raise _onnx_corrupt()
+                domains.add(_opset_domain(handle.read(length)))
+            else:
+                handle.seek(length, 1)
+        else:
+            raise _onnx_corrupt()
+    raise _onnx_corrupt()
+
+
+def _read_stream_varint(handle: IO[bytes]) -> int:
+    result = 0
+    for shift in range(0, 64, 7):
+        byte = handle.read(1)
+        if not byte:
+            raise _onnx_corrupt()
+        result |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return result
+    raise _onnx_corrupt()
+
+
+def _opset_domain(entry: bytes) -> str:
+    """OperatorSetIdProto: field 1 is the domain (string), field 2 the version (varint)."""
+    pos, domain = 0, ""
+    try:
+        while pos < len(entry):
+            key, pos = _read_varint(entry, pos)
+            field, wire = key >> 3, key & 7
+            if wire == 0:
+                _value, pos = _read_varint(entry, pos)
+            elif wire == 2:
+                length, pos = _read_varint(entry, pos)
+                if field == 1:
+                    domain = entry[pos : pos + length].decode("utf-8")
+                pos += length
+            else:
+                raise _onnx_corrupt()
+    except (IndexError, ValueError):
+        raise _onnx_corrupt() from None
+    return domain
+
+
+def _onnx_corrupt() -> UnsafeArtifact:
+    return UnsafeArtifact(
+        "corrupt",
+        "This ONNX file could not be read (its header is malformed). Convert the model again "
+        "(for example with skl2onnx) and upload the new file.",
+    )

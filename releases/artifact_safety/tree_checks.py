@@ -2,9 +2,17 @@
 
 scikit-learn's tree prediction code follows child and feature indices without bounds checks
 (see skops' ``UNTRUSTED_TYPE_REASONS``), and ``Tree.__setstate__`` accepts any values, so a
-crafted file can make ``predict`` read out of bounds or loop forever. Trees built by
-scikit-learn store every child after its parent, which is what makes the walk terminate; we
-require exactly that, plus every index in range.
+crafted file can make ``predict`` read out of bounds (a segfault) or loop forever. We require:
+
+* every tree's children to come after their parent (what makes a walk terminate) and every index
+  in range of the tree's own arrays;
+* every estimator that holds a tree (``tree_``, HistGradientBoosting's ``_predictors``) to have
+  ``n_features_in_``, equal to the tree's ``n_features``, and every split feature below it:
+  scikit-learn validates the input's width against ``n_features_in_`` only when it is present;
+* every tree estimator inside an ensemble's ``estimators_`` to expect exactly the columns the
+  ensemble passes it (forests and gradient boosting call their trees with ``check_input=False``).
+
+Trees are found wherever they are nested, with no depth limit (`ObjectWalk`). Plain module.
 """
 
 from __future__ import annotations
@@ -16,40 +24,78 @@ from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.tree._tree import Tree
 
 from releases.artifact_safety.errors import UnsafeArtifact
-
-_MAX_DEPTH = 64  # object nesting, not tree depth: estimators inside pipelines inside ensembles
-
-
-def validate_fitted_trees(model: Any) -> None:
-    """Raise `UnsafeArtifact` ("invalid_tree") if any tree reachable from ``model`` is malformed."""
-    _walk(model, n_features=None, seen=set(), depth=0)
+from releases.artifact_safety.object_walk import DEFAULT_OBJECT_BUDGET, ObjectWalk
 
 
-def _walk(obj: Any, *, n_features: int | None, seen: set[int], depth: int) -> None:
-    if depth > _MAX_DEPTH or id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, Tree):
-        _check_tree(obj, n_features)
-        return
-    if isinstance(obj, TreePredictor):
-        _check_predictor(obj, n_features)
-        return
-    if isinstance(obj, dict):
-        children: list[Any] = list(obj.values())
-    elif isinstance(obj, list | tuple):
-        children = list(obj)
-    elif isinstance(obj, np.ndarray):
-        children = list(obj.ravel()) if obj.dtype == object else []
-    elif type(obj).__module__.startswith("sklearn.") and hasattr(obj, "__dict__"):
-        own = getattr(obj, "n_features_in_", None)
-        if isinstance(own, int | np.integer):
-            n_features = int(own)
-        children = list(vars(obj).values())
+def validate_fitted_trees(model: Any, *, budget: int = DEFAULT_OBJECT_BUDGET) -> None:
+    """Raise `UnsafeArtifact` ("invalid_tree") if any tree reachable from ``model`` is malformed
+    or inconsistent with the input its estimator accepts."""
+    checked: dict[int, int] = {}  # id(tree or predictor) -> the feature count it needs
+    for obj, _handle in ObjectWalk(model, budget=budget):
+        attributes = getattr(obj, "__dict__", None)
+        if not isinstance(attributes, dict) or isinstance(obj, type):
+            continue
+        tree = attributes.get("tree_")
+        if isinstance(tree, Tree):
+            n_features = _n_features_in(obj, "an estimator holding a tree")
+            if _tree_features(tree, checked) != n_features:
+                raise _invalid("its feature count disagrees with its estimator's")
+        predictors = attributes.get("_predictors")
+        if isinstance(predictors, list) and predictors:
+            n_features = _n_features_in(obj, "a histogram gradient boosting model")
+            for predictor in _flatten(predictors):
+                if not isinstance(predictor, TreePredictor):
+                    raise _invalid("a boosting stage is not a tree")
+                if _predictor_features(predictor, checked) > n_features:
+                    raise _invalid("a node splits on a feature the model does not have")
+        members = attributes.get("estimators_")
+        if members is not None:
+            _check_ensemble(obj, attributes, members)
+
+
+def _check_ensemble(ensemble: Any, attributes: dict[str, Any], members: Any) -> None:
+    # Not np.asarray: a Pipeline member has __len__ and __getitem__, and numpy would unpack it.
+    if isinstance(members, np.ndarray) and members.dtype == object:
+        flat = list(members.ravel())
+    elif isinstance(members, list | tuple):
+        flat = _flatten(list(members))
     else:
         return
-    for child in children:
-        _walk(child, n_features=n_features, seen=seen, depth=depth + 1)
+    holders = {id(m) for m in flat if isinstance(getattr(m, "tree_", None), Tree)}
+    if not holders:
+        return
+    n_features = _n_features_in(ensemble, "an ensemble of trees")
+    subsets = attributes.get("estimators_features_")
+    for index, member in enumerate(flat):
+        if id(member) not in holders:
+            continue
+        expected = n_features
+        if subsets is not None:
+            try:
+                expected = len(subsets[index])
+            except (TypeError, IndexError, KeyError):
+                raise _invalid("an ensemble's feature subsets do not match its trees") from None
+        if _n_features_in(member, "an estimator holding a tree") != expected:
+            raise _invalid("a tree in an ensemble expects a different number of features")
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    pending = list(reversed(items))
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list | tuple):
+            pending.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
+
+
+def _n_features_in(obj: Any, what: str) -> int:
+    value = getattr(obj, "n_features_in_", None)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
+        raise _invalid(f"{what} does not say how many features it expects (n_features_in_)")
+    return int(value)
 
 
 def _invalid(what: str) -> UnsafeArtifact:
@@ -82,10 +128,11 @@ def _check_links(
         raise _invalid(f"node {int(idx[bad_feature][0])} splits on a missing feature")
 
 
-def _check_tree(tree: Tree, n_features: int | None) -> None:
+def _tree_features(tree: Tree, checked: dict[int, int]) -> int:
+    """Validate ``tree`` once; return the feature count it was built for."""
+    if id(tree) in checked:
+        return checked[id(tree)]
     n_feat = int(tree.n_features)
-    if n_features is not None and n_feat != n_features:
-        raise _invalid("feature count disagrees with its estimator")
     node_count = int(tree.node_count)
     left = np.asarray(tree.children_left, dtype=np.int64)
     right = np.asarray(tree.children_right, dtype=np.int64)
@@ -98,22 +145,35 @@ def _check_tree(tree: Tree, n_features: int | None) -> None:
     if ((right == -1) != is_leaf).any():
         raise _invalid("a node has exactly one child")
     _check_links(left, right, feature, is_leaf, n_feat)
+    checked[id(tree)] = n_feat
+    return n_feat
 
 
-def _check_predictor(predictor: TreePredictor, n_features: int | None) -> None:
+def _predictor_features(predictor: TreePredictor, checked: dict[int, int]) -> int:
+    """Validate ``predictor`` once; return the number of features its splits need."""
+    if id(predictor) in checked:
+        return checked[id(predictor)]
     nodes = predictor.nodes
-    if n_features is None:
-        raise _invalid("histogram tree outside an estimator")
-    is_leaf = nodes["is_leaf"].astype(bool)
-    left = nodes["left"].astype(np.int64)
-    right = nodes["right"].astype(np.int64)
-    feature = nodes["feature_idx"].astype(np.int64)
-    _check_links(left, right, feature, is_leaf, n_features)
-    categorical = ~is_leaf & nodes["is_categorical"].astype(bool)
+    try:
+        is_leaf = nodes["is_leaf"].astype(bool)
+        left = nodes["left"].astype(np.int64)
+        right = nodes["right"].astype(np.int64)
+        feature = nodes["feature_idx"].astype(np.int64)
+        categorical_flags = nodes["is_categorical"].astype(bool)
+        bitset_idx = nodes["bitset_idx"].astype(np.int64)
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise _invalid("its node array has the wrong fields") from None
+    # Any feature count above the largest split feature passes the link check; the caller
+    # compares what is needed with what the estimator accepts.
+    needed = int(feature[~is_leaf].max()) + 1 if (~is_leaf).any() else 0
+    _check_links(left, right, feature, is_leaf, max(needed, 1))
+    categorical = ~is_leaf & categorical_flags
     if categorical.any():
         n_bitsets = min(
             np.asarray(predictor.binned_left_cat_bitsets).shape[0],
             np.asarray(predictor.raw_left_cat_bitsets).shape[0],
         )
-        if (nodes["bitset_idx"][categorical].astype(np.int64) >= n_bitsets).any():
+        if (bitset_idx[categorical] >= n_bitsets).any() or (bitset_idx[categorical] < 0).any():
             raise _invalid("a categorical split points past its bitsets")
+    checked[id(predictor)] = needed
+    return needed

@@ -18,7 +18,9 @@ from django.core.files import File
 
 from releases.artifact_store import StoredFile, discard, store_content_addressed
 from releases.errors import (
+    DomainError,
     InvalidInput,
+    PayloadTooLarge,
     UnsafeArtifactRefused,
     UnsupportedFormat,
 )
@@ -125,40 +127,65 @@ def upload_staging() -> Iterator[UploadStaging]:
 
 
 def check_artifact(path: Path) -> tuple[str, list[str]]:
-    """Content checks that need no loading: format by content, zip limits, skops type policy.
-    Returns (format, types needing a reviewer's trust). Raises a 4xx DomainError."""
+    """Fixed-cost and linear content checks, run in the web process before anything is stored.
+
+    Sniffs the format by content; for ONNX, reads only the top-level opset imports (the graph
+    is never parsed here); for skops, checks the zip structure and limits, caps schema.json's
+    size, and scans it in linear time for the type names it needs (`scan_skops_schema`), never
+    with skops itself. Returns (format, types needing a reviewer's trust). Raises a 4xx
+    DomainError. Everything else (loading, policies, the ONNX graph) runs in the sandbox.
+    """
     from releases.artifact_safety import (
+        ALLOWED_ONNX_DOMAINS,
         SNIFF_BYTES,
         UnsafeArtifact,
-        check_onnx,
+        check_schema_size,
         check_zip,
         classify_untrusted,
-        skops_untrusted_types,
+        onnx_opset_domains,
+        scan_skops_schema,
         sniff_format,
     )
 
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
     try:
-        artifact_format = sniff_format(head=head)
-        if artifact_format == "onnx":
-            check_onnx(path=path)
-            return artifact_format, []
+        with path.open("rb") as fh:
+            artifact_format = sniff_format(head=fh.read(SNIFF_BYTES))
+            if artifact_format == "onnx":
+                custom = sorted(onnx_opset_domains(fh) - ALLOWED_ONNX_DOMAINS)
+                if custom:
+                    raise UnsafeArtifact(
+                        "onnx_custom_op",
+                        "This model imports operators from "
+                        + ", ".join(repr(d) for d in custom)
+                        + ", which need custom code in the runtime. Only standard ONNX and "
+                        "ONNX-ML operators are allowed: convert the model without custom "
+                        "operators and upload it again.",
+                    )
+                return artifact_format, []
+        max_schema_bytes = settings.MODELGATE_MAX_SCHEMA_BYTES
+        # The schema cap comes first: it needs only the zip directory.
+        check_schema_size(source=path, max_schema_bytes=max_schema_bytes)
         check_zip(
             path=path,
             max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
             max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
         )
-        report = classify_untrusted(
-            untrusted=skops_untrusted_types(path=path), trusted=trusted_type_allowlist()
-        )
+        scan = scan_skops_schema(source=path, max_schema_bytes=max_schema_bytes)
+        if not scan.root_is_object:
+            raise UnsafeArtifact(
+                "not_an_estimator",
+                f"This file holds a {scan.root_type}, not a model: ModelGate needs a fitted "
+                "scikit-learn estimator or pipeline at the top. Save the fitted model itself "
+                "with `skops.io.dump(model, ...)` and upload that file.",
+            )
     except UnsafeArtifact as exc:
-        error_class = (
-            UnsupportedFormat
-            if exc.code in {"pickle_refused", "unknown_format"}
-            else UnsafeArtifactRefused
-        )
+        error_class: type[DomainError] = UnsafeArtifactRefused
+        if exc.code in {"pickle_refused", "unknown_format"}:
+            error_class = UnsupportedFormat
+        elif exc.code == "schema_too_large":
+            error_class = PayloadTooLarge
         raise error_class(exc.message, code=exc.code, field="artifact") from exc
+    report = classify_untrusted(untrusted=scan.names, trusted=trusted_type_allowlist())
     if report.forbidden:
         raise UnsafeArtifactRefused(
             "This model refers to "

@@ -286,8 +286,12 @@ def _transition(version: ModelVersion, to: str) -> None:
 def model_version_trust_types(
     *, actor: User, model_version: ModelVersion, types: Sequence[str]
 ) -> ModelVersion:
-    """A reviewer trusts the listed untrusted types for this version only, then it validates."""
-    from releases.artifact_safety import is_forbidden_type
+    """A reviewer trusts the listed untrusted types for this version only, then it validates.
+
+    Only what `describe_type` says a reviewer may trust (curated ML classes, pure numeric
+    functions); anything else needs an administrator (MODELGATE_EXTRA_TRUSTED_TYPES).
+    """
+    from releases.artifact_safety import describe_type, is_forbidden_type
 
     version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
     if not user_can(user=actor, team_id=model_version.registered_model.team_id, action="review"):
@@ -304,7 +308,21 @@ def model_version_trust_types(
         )
     forbidden = [t for t in types if is_forbidden_type(t)]
     if forbidden:
-        raise Forbidden(f"{', '.join(forbidden)} can never be trusted.", field="types")
+        raise Forbidden(
+            f"{', '.join(forbidden)} can never be trusted.",
+            field="types",
+            detail={"refused_types": forbidden},
+        )
+    refused = [t for t in types if not describe_type(t).reviewer_may_trust]
+    if refused:
+        raise Forbidden(
+            f"A reviewer cannot trust {', '.join(refused)}: only classes from known "
+            "machine-learning packages and pure numeric functions can be trusted here. Only an "
+            "administrator can allow other types, after reviewing them, through the "
+            "MODELGATE_EXTRA_TRUSTED_TYPES setting.",
+            field="types",
+            detail={"refused_types": refused},
+        )
     added = sorted(set(types) - set(version.trusted_types))
     if not added:
         return version  # already trusted: a repeated click changes nothing

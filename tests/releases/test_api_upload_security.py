@@ -7,13 +7,19 @@ no version row, no evaluation set row and no file under MEDIA_ROOT.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from releases.models import AuditEvent, EvaluationDataset, ModelVersion
+from tests.releases import attack_files as af
 from tests.releases import model_files as mf
 
 URL = "/api/v1/models/credit-risk/versions/"
@@ -271,3 +277,153 @@ def test_client_filename_is_never_used_for_storage(client: Any, media_root: Path
     assert stored.read_bytes() == content
     assert not (media_root.parent.parent / "etc" / "passwd.skops").exists()
     assert "passwd" not in response.content.decode()
+
+
+# --- issue 8: resource exhaustion in the web process -----------------------------------------
+
+
+def test_exponential_schema_upload_answers_quickly_with_a_clear_refusal(
+    client: Any, media_root: Path
+) -> None:
+    attack = af.exponential_schema_bytes(levels=60)  # hours of skops' audit
+    started = time.perf_counter()
+
+    response = upload(client, attack)
+
+    assert time.perf_counter() - started < 2.0
+    body = assert_refused_and_nothing_kept(response, 422, "schema_too_complex", media_root)
+    assert "skops.io.dump" in body["detail"]
+
+
+def test_highly_compressible_schema_is_refused_as_too_large_before_it_is_read(
+    client: Any, media_root: Path, settings: Any
+) -> None:
+    settings.MODELGATE_MAX_SCHEMA_BYTES = 1024**2
+    attack = af.compressible_schema_bytes(size=64 * 1024**2)
+    assert len(attack) < 128 * 1024
+
+    response = upload(client, attack)
+
+    body = assert_refused_and_nothing_kept(response, 413, "schema_too_large", media_root)
+    assert "1,048,576" in body["detail"] and "MODELGATE_MAX_SCHEMA_BYTES" in body["detail"]
+
+
+def test_one_array_entry_referenced_by_thousands_of_nodes_is_refused(
+    client: Any, media_root: Path
+) -> None:
+    response = upload(client, af.shared_array_file_bytes(nodes=3000))
+
+    assert_refused_and_nothing_kept(response, 422, "shared_array_file", media_root)
+
+
+@pytest.mark.parametrize("bits", [0x20, 0x40], ids=["patched-data", "strong-encryption"])
+def test_zip_with_unsupported_flag_bits_is_a_4xx_not_a_server_error(
+    client: Any, media_root: Path, bits: int
+) -> None:
+    response = upload(client, af.zip_with_flag_bits(bits))
+
+    assert_refused_and_nothing_kept(response, 422, "corrupt", media_root)
+
+
+def test_file_whose_root_is_a_plain_list_is_refused_saying_it_is_not_a_model(
+    client: Any, media_root: Path
+) -> None:
+    response = upload(client, af.list_root_bytes())
+
+    body = assert_refused_and_nothing_kept(response, 422, "not_an_estimator", media_root)
+    assert "builtins.list" in body["detail"] and "not a model" in body["detail"]
+
+
+def test_onnx_importing_a_custom_operator_domain_is_refused_without_parsing_the_graph(
+    client: Any, media_root: Path
+) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Evil", ["X"], ["Y"], domain="com.evil")],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.evil", 1)]
+    )
+
+    response = upload(client, model.SerializeToString(), "model.onnx")
+
+    body = assert_refused_and_nothing_kept(response, 422, "onnx_custom_op", media_root)
+    assert "com.evil" in body["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_probe_answers_while_attack_uploads_run(
+    live_server: Any, owner: Any, risk_model: Any, media_root: Path, settings: Any
+) -> None:
+    from rest_framework.authtoken.models import Token
+
+    settings.MODELGATE_MAX_SCHEMA_BYTES = 1024**2
+    token = Token.objects.create(user=owner)
+    attacks = [
+        af.exponential_schema_bytes(levels=60),
+        af.shared_array_file_bytes(nodes=3000),
+        af.compressible_schema_bytes(size=64 * 1024**2),
+    ] * 2
+
+    address = urllib.parse.urlsplit(live_server.url)
+
+    def request(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, float]:
+        started = time.perf_counter()
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers=headers)
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        return status, time.perf_counter() - started
+
+    def attack(data: bytes) -> tuple[int, float]:
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="artifact"; '
+                'filename="model.skops"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return request(
+            "POST", URL, body, Authorization=f"Token {token.key}",
+            **{"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )  # fmt: skip
+
+    def probe() -> tuple[int, float]:
+        return request("GET", "/healthz")
+
+    with ThreadPoolExecutor(max_workers=len(attacks)) as pool:
+        running = [pool.submit(attack, data) for data in attacks]
+        probes = []
+        while not all(f.done() for f in running) or len(probes) < 3:
+            probes.append(probe())
+        results = [f.result() for f in running]
+
+    assert all(status == 200 and seconds < 1.0 for status, seconds in probes), probes
+    assert all(status in {413, 422} and seconds < 10 for status, seconds in results), results
+    assert not ModelVersion.objects.exists()
+
+
+def test_upload_lists_untrusted_types_without_running_skops_in_the_web_process(
+    client: Any, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import skops.io
+    import skops.io._audit
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("skops parsed an uploaded schema in the web process")
+
+    monkeypatch.setattr(skops.io, "get_untrusted_types", refuse)
+    monkeypatch.setattr(skops.io._audit, "get_tree", refuse)
+
+    response = upload(client, mf.skops_knn_bytes())
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["untrusted_types"] == mf.KNN_UNTRUSTED_TYPES

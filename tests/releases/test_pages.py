@@ -299,7 +299,13 @@ def test_version_page_links_the_artifact_and_shows_metadata(client, owner, risk_
 @pytest.fixture
 def untrusted_version(risk_model, owner):
     return make_version(
-        risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.Scaler", "mylib.Model"]
+        risk_model,
+        1,
+        uploaded_by=owner,
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree",
+            "sklearn.neighbors._ball_tree.BallTree",
+        ],
     )
 
 
@@ -314,10 +320,21 @@ def test_reviewer_who_did_not_upload_trusts_types_from_the_version_page(
     trust = reverse("version-trust", args=["credit-risk", 1])
     with django_capture_on_commit_callbacks():
         response = client.post(
-            trust, {"types": ["mylib.Model", "mylib.Scaler"], "confirmed": "true"}, follow=True
+            trust,
+            {
+                "types": [
+                    "sklearn.neighbors._ball_tree.BallTree",
+                    "sklearn.neighbors._kd_tree.KDTree",
+                ],
+                "confirmed": "true",
+            },
+            follow=True,
         )
     assert response.status_code == 200
-    assert "Trusted for v1 only: mylib.Model, mylib.Scaler." in response.content.decode()
+    assert (
+        "Trusted for v1 only: sklearn.neighbors._ball_tree.BallTree, "
+        "sklearn.neighbors._kd_tree.KDTree." in response.content.decode()
+    )
     untrusted_version.refresh_from_db()
     assert untrusted_version.pending_trust == []
 
@@ -328,7 +345,9 @@ def test_uploader_who_is_also_reviewer_is_refused_with_the_reason(client, owner,
     assert "Trust the ticked types" not in html_of(client, owner, url)
 
     trust = reverse("version-trust", args=["credit-risk", 1])
-    response = client.post(trust, {"types": ["mylib.Model"], "confirmed": "true"})
+    response = client.post(
+        trust, {"types": ["sklearn.neighbors._ball_tree.BallTree"], "confirmed": "true"}
+    )
     assert response.status_code == 403
     html = response.content.decode()
     assert "You uploaded this version; another reviewer must trust its types." in html
@@ -341,7 +360,9 @@ def test_uploader_who_is_also_reviewer_is_refused_with_the_reason(client, owner,
 def test_wrong_user_cannot_trust_types(client, request, untrusted_version, persona):
     client.force_login(request.getfixturevalue(persona))
     trust = reverse("version-trust", args=["credit-risk", 1])
-    response = client.post(trust, {"types": ["mylib.Model"], "confirmed": "true"})
+    response = client.post(
+        trust, {"types": ["sklearn.neighbors._ball_tree.BallTree"], "confirmed": "true"}
+    )
     assert response.status_code == {"labeler": 403, "outsider": 404}[persona]
     untrusted_version.refresh_from_db()
     assert untrusted_version.trusted_types == []
@@ -706,7 +727,9 @@ def test_uploaders_live_part_moves_from_awaiting_trust_to_queued_after_a_reviewe
 
     with django_capture_on_commit_callbacks():
         services.model_version_trust_types(
-            actor=reviewer, model_version=untrusted_version, types=["mylib.Model", "mylib.Scaler"]
+            actor=reviewer,
+            model_version=untrusted_version,
+            types=["sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"],
         )
     response = client.get(live_url(untrusted_version.registered_model, 1), {"since": seen})
     assert response.status_code == 200
@@ -735,7 +758,7 @@ def test_trust_boxes_start_unticked_and_each_type_is_explained(client, reviewer,
     boxes = [line for line in html.split("<input") if 'name="types"' in line]
     assert len(boxes) == 2
     assert not any(" checked" in box.split(">")[0] for box in boxes)
-    assert "from the package &#x27;mylib&#x27;" in html
+    assert "sklearn.neighbors._kd_tree.KDTree is a scikit-learn class." in html
     assert '<dialog class="confirm" id="trust-confirm"' in html
 
 
@@ -744,13 +767,15 @@ def test_trusting_without_confirmation_shows_a_page_naming_each_type_and_trusts_
 ):
     client.force_login(reviewer)
     trust = reverse("version-trust", args=["credit-risk", 1])
-    response = client.post(trust, {"types": ["mylib.Scaler"]})
+    response = client.post(trust, {"types": ["sklearn.neighbors._ball_tree.BallTree"]})
     assert response.status_code == 200
     html = response.content.decode()
     assert "Trust 1 type for credit-risk v1 only?" in html
-    assert "<code>mylib.Scaler</code>" in html
-    assert "mylib.Model" not in html  # only what was ticked
-    assert '<input type="hidden" name="types" value="mylib.Scaler">' in html
+    assert "<code>sklearn.neighbors._ball_tree.BallTree</code>" in html
+    assert "KDTree" not in html  # only what was ticked
+    assert (
+        '<input type="hidden" name="types" value="sklearn.neighbors._ball_tree.BallTree">' in html
+    )
     assert '<input type="hidden" name="confirmed" value="true">' in html
     untrusted_version.refresh_from_db()
     assert untrusted_version.trusted_types == []
@@ -767,10 +792,16 @@ def test_trusting_nothing_is_refused_beside_the_list(client, reviewer, untrusted
 def test_a_type_reviewers_may_not_trust_has_no_checkbox_and_names_the_admin_setting(
     client, reviewer, owner, risk_model
 ):
-    make_version(risk_model, 1, uploaded_by=owner, untrusted_types=["builtins.eval", "mylib.X"])
+    make_version(
+        risk_model,
+        1,
+        uploaded_by=owner,
+        untrusted_types=["builtins.eval", "mylib.X", "sklearn.neighbors._kd_tree.KDTree"],
+    )
     html = html_of(client, reviewer, version_url(risk_model, 1))
     assert 'value="builtins.eval"' not in html
-    assert 'value="mylib.X"' in html
+    assert 'value="mylib.X"' not in html
+    assert 'value="sklearn.neighbors._kd_tree.KDTree"' in html
     assert "Only an administrator can allow this type (MODELGATE_EXTRA_TRUSTED_TYPES)." in html
 
 
@@ -778,36 +809,16 @@ def test_a_type_an_admin_allowed_everywhere_shows_as_trusted(
     client, reviewer, owner, risk_model, settings
 ):
     settings.MODELGATE_EXTRA_TRUSTED_TYPES = frozenset({"mylib.X"})
-    make_version(risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.X", "mylib.Y"])
+    make_version(
+        risk_model,
+        1,
+        uploaded_by=owner,
+        untrusted_types=["mylib.X", "sklearn.neighbors._kd_tree.KDTree"],
+    )
     html = html_of(client, reviewer, version_url(risk_model, 1))
     assert 'value="mylib.X"' not in html
-    assert 'value="mylib.Y"' in html
+    assert 'value="sklearn.neighbors._kd_tree.KDTree"' in html
     assert html.count('<span class="badge status-validated">trusted</span>') == 1
-
-
-def test_type_rows_use_artifact_safetys_describe_type_when_it_exists(
-    owner, risk_model, monkeypatch
-):
-    from types import SimpleNamespace
-
-    from releases import artifact_safety, selectors
-
-    def describe_type(name: str) -> SimpleNamespace:
-        return SimpleNamespace(
-            name=name, kind="class", package="mylib", reviewer_may_trust=False,
-            explanation=f"{name}: described by artifact_safety",
-        )  # fmt: skip
-
-    monkeypatch.setattr(artifact_safety, "describe_type", describe_type, raising=False)
-    mv = make_version(risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.X"])
-    assert selectors.untrusted_type_rows(mv) == [
-        {
-            "name": "mylib.X",
-            "explanation": "mylib.X: described by artifact_safety",
-            "reviewer_may_trust": False,
-            "trusted": False,
-        }
-    ]
 
 
 # --- A reviewer's home -------------------------------------------------------------------------
