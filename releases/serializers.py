@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.urls import reverse
@@ -69,6 +70,25 @@ class RegisteredModelUpdateInput(serializers.Serializer):
     target = StrictCharField(
         required=False, allow_blank=True, max_length=255, help_text="Required with a new CSV."
     )
+    gates = serializers.JSONField(
+        required=False,
+        help_text='Release gates, e.g. {"min_metrics": {"accuracy": 0.9}, "max_regression": '
+        '{"roc_auc": 0.01}, "max_latency_ms": 50, "block_breaking_signature_change": true}; '
+        "{} removes them. Replaces the whole policy.",
+    )
+
+    def validate_gates(self, value: Any) -> dict[str, Any]:
+        from releases.gates import GatePolicyError, clean_policy
+
+        if isinstance(value, str):  # multipart sends the policy as JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("gates must be a JSON object.") from None
+        try:
+            return clean_policy(value)
+        except GatePolicyError as exc:
+            raise serializers.ValidationError(exc.message) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Unknown fields are ignored, but silently ignoring a rename would mislead the caller.
@@ -93,7 +113,7 @@ class RegisteredModelOutput(serializers.ModelSerializer):
         model = RegisteredModel
         fields = [
             "name", "team", "description", "model_card", "created_at", "updated_at",
-            "version_count", "latest_version", "evaluation_dataset", "url",
+            "version_count", "latest_version", "evaluation_dataset", "gates", "url",
         ]  # fmt: skip
 
     def get_url(self, obj: RegisteredModel) -> str:

@@ -7,6 +7,7 @@ from releases.services.lifecycle import (
     model_version_abandon_validation,
     model_version_finish_validation,
     model_version_report_stage,
+    model_version_rerun_validation,
     model_version_reset_validation,
     model_version_start_validation,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "model_version_abandon_validation",
     "model_version_finish_validation",
     "model_version_report_stage",
+    "model_version_rerun_validation",
     "model_version_reset_validation",
     "model_version_start_validation",
     "model_version_trust_types",
