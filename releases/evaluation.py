@@ -332,12 +332,14 @@ def curves(enc: Encoded, proba: np.ndarray | None) -> dict[str, list[dict[str, A
             fpr_s, tpr_s = _downsample(fpr, tpr)
             out["roc"].append(
                 {"class": label, "fpr": fpr_s, "tpr": tpr_s,
-                 "auc": float(metrics.roc_auc_score(positive, score))}
+                 # roc_auc_score's own computation, from the full curve already at hand.
+                 "auc": float(metrics.auc(fpr, tpr))}
             )  # fmt: skip
             precision_s, recall_s = _downsample(precision, recall)
             out["pr"].append(
                 {"class": label, "precision": precision_s, "recall": recall_s,
-                 "average_precision": float(metrics.average_precision_score(positive, score))}
+                 # average_precision_score's own step-wise sum, on the full curve.
+                 "average_precision": max(0.0, float(-np.sum(np.diff(recall) * precision[:-1])))}
             )  # fmt: skip
             mean_s, fraction_s = _downsample(mean_predicted, fraction)
             out["calibration"].append(
@@ -412,24 +414,26 @@ def slices(
         return []
     rows = len(features)
     out: list[dict[str, Any]] = []
-    values = pd.Series(per_row)
+    per_row = np.asarray(per_row, dtype=float)
 
-    def add(feature: str, kind: str, keys: pd.Series) -> None:
-        grouped = values.groupby(keys.to_numpy(), sort=False, dropna=False).agg(["size", "mean"])
-        grouped = grouped.sort_values("size", ascending=False, kind="stable")
+    def add(feature: str, kind: str, codes: np.ndarray, names: Sequence[str]) -> None:
+        # Group by integer codes (-1 = missing); labels are made only for the groups shown.
+        shifted = codes.astype(np.int64) + 1
+        counts = np.bincount(shifted, minlength=len(names) + 1)
+        sums = np.bincount(shifted, weights=per_row, minlength=len(names) + 1)
+        present = np.flatnonzero(counts)
         if kind == "categorical":
-            grouped = grouped.head(SLICE_TOP_VALUES)
-        else:
-            grouped = grouped.sort_index(key=lambda idx: idx.map(_bin_order))
-        for key, (count, mean) in zip(grouped.index, grouped.to_numpy(), strict=True):
-            count, mean = int(count), float(mean)
+            present = present[np.argsort(-counts[present], kind="stable")][:SLICE_TOP_VALUES]
+        for group in present:
+            count, mean = int(counts[group]), float(sums[group] / counts[group])
             big = count >= SLICE_MIN_ROWS and count >= SLICE_MIN_SHARE * rows
             if higher_is_better:
                 worse = mean <= overall - SLICE_ACCURACY_DROP
             else:
                 worse = mean >= overall * (1 + SLICE_ERROR_RISE) and mean > overall
             out.append(
-                {"feature": feature, "kind": kind, "slice": str(key), "count": count,
+                {"feature": feature, "kind": kind,
+                 "slice": MISSING if group == 0 else str(names[group - 1]), "count": count,
                  "metric": metric, "value": mean, "overall": overall,
                  "flagged": bool(big and worse)}
             )  # fmt: skip
@@ -438,25 +442,18 @@ def slices(
         series = features[column]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             continue
-        add(str(column), "categorical", series.astype(str).where(series.notna(), MISSING))
+        categories = pd.Categorical(series.astype(str).where(series.notna(), None))
+        add(str(column), "categorical", categories.codes, list(categories.categories))
     for column, _ in numeric_importance(features, score)[:SLICE_NUMERIC_FEATURES]:
-        series = features[column]
         try:
-            bins = pd.qcut(series, SLICE_QUANTILES, duplicates="drop")
+            bins = pd.qcut(features[column], SLICE_QUANTILES, duplicates="drop")
         except (ValueError, TypeError):
             continue
-        labels = bins.astype(str).where(bins.notna(), MISSING)
-        add(str(column), "numeric", labels)
+        # Quartiles come out in order; missing values last.
+        names = [str(interval) for interval in bins.cat.categories]
+        codes = np.asarray(bins.cat.codes)
+        add(str(column), "numeric", codes, names)
     return out
-
-
-def _bin_order(label: Any) -> float:
-    # "(0.5, 1.2]" sorts by its left edge; "(missing)" last.
-    text = str(label)
-    try:
-        return float(text[1:].split(",")[0])
-    except ValueError:
-        return math.inf
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

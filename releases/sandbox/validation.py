@@ -108,10 +108,14 @@ def validate_in_child(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
+    import time
+
+    started = time.perf_counter()
     from releases.artifact_safety import UnsafeArtifact
     from releases.signature import InvalidEvaluationData, read_evaluation_csv
     from releases.validation import ProductionArtifact, ValidationFailed, validate_artifact
 
+    imported = time.perf_counter()
     try:
         evaluation = None
         if args["evaluation"]:
@@ -120,6 +124,7 @@ def validate_in_child(
                 target=args["target"],
                 max_rows=args["max_rows"],
             )
+        read = time.perf_counter()
         production = None
         if args.get("production"):
             production = ProductionArtifact(
@@ -149,4 +154,10 @@ def validate_in_child(
         raise OperationRefused("unsafe", exc.code, exc.message) from None
     except (ValidationFailed, InvalidEvaluationData) as exc:
         raise OperationRefused("unusable", "unusable", str(exc)) from None
+    # Not stages (the page shows the model's own steps), but part of what the job costs.
+    report["timings"] = {
+        "importing libraries": round(imported - started, 4),
+        "reading evaluation data": round(read - imported, 4),
+        **report.get("timings", {}),
+    }
     return report, disagreements
