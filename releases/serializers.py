@@ -149,6 +149,8 @@ class ModelVersionOutput(serializers.ModelSerializer):
     artifact_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=VersionStatus.choices)
+    validation_report = serializers.SerializerMethodField()
+    validation_url = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -157,8 +159,27 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "estimator_class", "parameters", "signature", "signature_diff", "untrusted_types",
             "trusted_types", "pending_trust", "validation_error", "validation_report",
             "evaluation_dataset", "notes", "tags", "uploaded_by", "created_at",
-            "status_changed_at", "artifact_url", "url",
+            "status_changed_at", "artifact_url", "validation_url", "url",
         ]  # fmt: skip
+
+    # The version keeps a short summary; the whole report is at validation_url.
+    SUMMARY_KEYS = ("stage", "failed_stage", "error_code", "steps", "load_seconds", "gates_passed")
+    EVALUATION_SUMMARY_KEYS = ("rows", "task", "metrics", "undefined_metrics", "predict_ms_per_row")
+
+    def get_validation_report(self, obj: ModelVersion) -> dict[str, Any]:
+        report = obj.validation_report or {}
+        summary = {k: report[k] for k in self.SUMMARY_KEYS if k in report}
+        if "evaluation" in report:
+            evaluation = report["evaluation"]
+            summary["evaluation"] = (
+                {k: evaluation[k] for k in self.EVALUATION_SUMMARY_KEYS if k in evaluation}
+                if isinstance(evaluation, dict)
+                else evaluation
+            )
+        return summary
+
+    def get_validation_url(self, obj: ModelVersion) -> str:
+        return reverse("api-version-validation", args=[obj.registered_model.name, obj.version])
 
     def get_tags(self, obj: ModelVersion) -> list[str]:
         return [t.name for t in obj.tags.all()]
