@@ -433,7 +433,7 @@ def slices(
                 worse = mean >= overall * (1 + SLICE_ERROR_RISE) and mean > overall
             out.append(
                 {"feature": feature, "kind": kind,
-                 "slice": MISSING if group == 0 else str(names[group - 1]), "count": count,
+                 "slice": MISSING if group == 0 else str(names[int(group) - 1]), "count": count,
                  "metric": metric, "value": mean, "overall": overall,
                  "flagged": bool(big and worse)}
             )  # fmt: skip
