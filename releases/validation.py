@@ -180,12 +180,18 @@ def validate_artifact(
             "have the names and types the model was trained on (numbers where it expects "
             "numbers), and that the model predicts on a sample of that data on your machine."
         ) from exc
+    predicted = np.asarray(y_pred)
+    if predicted.shape[:1] != (len(frame),) or (predicted.ndim > 1 and predicted.shape[1] > 1):
+        raise ValidationFailed(
+            f"The model returned predictions of shape {predicted.shape} for {len(frame)} rows; "
+            "ModelGate measures models that predict one value per row."
+        )
     peak = _max_rss_mb()
     report["cost"]["peak_memory_mb"] = peak
     report["cost"]["predict_memory_delta_mb"] = round(max(peak - rss_before, 0.0), 2)
     classes = signature.get("classes")
     task = evaluation_module.task_of(signature["task"], classes)
-    candidate = evaluation_module.Predictions(y_pred=np.asarray(y_pred), proba=_proba(proba))
+    candidate = evaluation_module.Predictions(y_pred=predicted.ravel(), proba=_proba(proba))
     result = evaluation_module.evaluate(
         task=task, features=X, y=y, predictions=candidate, classes=classes, on_stage=stages.enter
     )

@@ -224,3 +224,12 @@ def test_report_has_cost_timings_and_is_strict_json(tmp_path):
     assert cost["latency_ms"]["single_row"]["n"] == 50
     assert set(report["timings"]) >= {"loading model", "evaluating", "measuring latency"}
     json.dumps(report, allow_nan=False)
+
+
+def test_a_multi_output_regressor_fails_with_a_reason_not_a_crash(tmp_path):
+    from releases.validation import ValidationFailed
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    model = RandomForestRegressor(n_estimators=3, random_state=0).fit(X, np.c_[y, y])
+    with pytest.raises(ValidationFailed, match="one value per row"):
+        _validate(tmp_path, model, X.assign(y=y), "y", measure_latency=False)
