@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_CURVE_POINTS = 500
 MAX_PLOT_ROWS = 2000
 MAX_CURVE_CLASSES = 20
+MAX_CONFUSION_LABELS = 50
 CALIBRATION_BINS = 10
 
 SLICE_TOP_VALUES = 20
@@ -262,12 +263,7 @@ def evaluate(
     values, undefined = classification_metrics(enc, proba)
     out.update(metrics=values, undefined_metrics=undefined)
     out["per_class"] = per_class(enc)
-    out["confusion_matrix"] = {
-        "labels": enc.labels,
-        "matrix": metrics.confusion_matrix(
-            enc.y_true, enc.y_pred, labels=list(range(len(enc.labels)))
-        ).tolist(),
-    }
+    out["confusion_matrix"] = confusion(enc)
     out["curves"] = curves(enc, proba)
     correct = (enc.y_true == enc.y_pred).astype(float)
     if proba is not None and proba.shape[1] == enc.n_classes:
@@ -280,6 +276,19 @@ def evaluate(
         score=score, higher_is_better=True,
     )  # fmt: skip
     return out
+
+
+def confusion(enc: Encoded) -> dict[str, Any]:
+    """The confusion matrix; with many classes, only the MAX_CONFUSION_LABELS most frequent
+    true classes (rows and columns), so the report stays small."""
+    codes = list(range(len(enc.labels)))
+    section: dict[str, Any] = {}
+    if len(codes) > MAX_CONFUSION_LABELS:
+        support = np.bincount(enc.y_true, minlength=len(codes))
+        codes = sorted(np.argsort(-support, kind="stable")[:MAX_CONFUSION_LABELS].tolist())
+        section["truncated_from"] = len(enc.labels)
+    matrix = metrics.confusion_matrix(enc.y_true, enc.y_pred, labels=codes)
+    return {"labels": [enc.labels[c] for c in codes], "matrix": matrix.tolist(), **section}
 
 
 def per_class(enc: Encoded) -> list[dict[str, Any]]:

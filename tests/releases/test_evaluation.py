@@ -233,3 +233,14 @@ def test_a_multi_output_regressor_fails_with_a_reason_not_a_crash(tmp_path):
     model = RandomForestRegressor(n_estimators=3, random_state=0).fit(X, np.c_[y, y])
     with pytest.raises(ValidationFailed, match="one value per row"):
         _validate(tmp_path, model, X.assign(y=y), "y", measure_latency=False)
+
+
+def test_confusion_matrix_of_many_classes_keeps_the_most_frequent_ones():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(60), np.arange(1, 61))  # class k has k+1 rows
+    y_hat = np.where(rng.random(len(y)) < 0.8, y, 0)
+    enc = evaluation.encode_labels(y, y_hat, list(range(60)))
+    section = evaluation.confusion(enc)
+    shown = list(range(10, 60))  # the 50 most frequent true classes
+    assert section["labels"] == [str(c) for c in shown] and section["truncated_from"] == 60
+    assert section["matrix"] == metrics.confusion_matrix(y, y_hat, labels=shown).tolist()
