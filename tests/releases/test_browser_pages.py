@@ -86,7 +86,9 @@ def waiting_version(risk_model: Any, owner: Any) -> ModelVersion:
     return ModelVersion.objects.create(
         registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="b" * 64,
         size=10, format="skops", uploaded_by=owner,
-        untrusted_types=["mylib.Model", "mylib.Scaler"],
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+        ],
     )  # fmt: skip
 
 
@@ -100,18 +102,18 @@ def test_trust_boxes_start_unticked_and_the_confirmation_names_each_ticked_type(
     ).to_be_visible()
     page.get_by_role("link", name="v1").first.click()
 
-    model_box = page.get_by_role("checkbox", name="mylib.Model")
-    scaler_box = page.get_by_role("checkbox", name="mylib.Scaler")
+    model_box = page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree")
+    scaler_box = page.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree")
     expect(model_box).not_to_be_checked()
     expect(scaler_box).not_to_be_checked()
-    expect(page.get_by_text("from the package 'mylib'").first).to_be_visible()
+    expect(page.get_by_text("is a scikit-learn class").first).to_be_visible()
 
     model_box.check()
     page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
     dialog = page.get_by_role("dialog", name="Trust these types for v1 only?")
     expect(dialog).to_be_visible()
     expect(dialog.locator("li")).to_have_count(1)
-    expect(dialog.locator("li code")).to_have_text("mylib.Model")
+    expect(dialog.locator("li code")).to_have_text("sklearn.neighbors._kd_tree.KDTree")
     page.screenshot(path=tmp_path / "trust-confirm.png", full_page=True)
 
     dialog.get_by_role("button", name="Cancel").click()
@@ -121,11 +123,15 @@ def test_trust_boxes_start_unticked_and_the_confirmation_names_each_ticked_type(
 
     page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
     dialog.get_by_role("button", name="Trust 1 type for v1 only").click()
-    expect(page.get_by_role("status")).to_contain_text("Trusted for v1 only: mylib.Model.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Trusted for v1 only: sklearn.neighbors._kd_tree.KDTree."
+    )
     waiting_version.refresh_from_db()
-    assert waiting_version.trusted_types == ["mylib.Model"]
-    expect(page.get_by_role("checkbox", name="mylib.Scaler")).not_to_be_checked()
-    expect(page.get_by_role("checkbox", name="mylib.Model")).to_have_count(0)
+    assert waiting_version.trusted_types == ["sklearn.neighbors._kd_tree.KDTree"]
+    expect(
+        page.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree")
+    ).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree")).to_have_count(0)
 
 
 def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
@@ -145,8 +151,8 @@ def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
         other.get_by_label("Password").fill(PASSWORD)
         other.get_by_role("button", name="Sign in").click()
         other.goto("/models/credit-risk/versions/1/")
-        other.get_by_role("checkbox", name="mylib.Model").check()
-        other.get_by_role("checkbox", name="mylib.Scaler").check()
+        other.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree").check()
+        other.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree").check()
         other.get_by_role("button", name="Trust the ticked types for v1 only…").click()
         other.get_by_role("button", name="Trust 2 types for v1 only").click()
         expect(other.get_by_role("status")).to_contain_text("Trusted for v1 only")
