@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from releases.models import ModelVersion, Tag
-from tests.factories import PASSWORD
+from releases.models import ModelVersion
+from tests.factories import PASSWORD, ModelVersionFactory
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +27,13 @@ def test_long_unbroken_text_wraps_within_the_viewport_on_every_page(
     risk_model.description = "D" * 500
     risk_model.model_card = "C" * 5_000
     risk_model.save()
-    version = ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="a" * 64,
-        size=10, format="skops", uploaded_by=owner, notes="N" * 10_000,
+    ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner, notes="N" * 10_000,
         status="validation_failed", validation_error="E" * 3_000,
         validation_report={"stage": "failed", "error_code": "unusable"},
         untrusted_types=["mylib." + "T" * 200],
+        tags=[f"{i:02d}" + "g" * 48 for i in range(20)],
     )  # fmt: skip
-    version.tags.set([Tag.objects.create(name=f"{i:02d}" + "g" * 48) for i in range(20)])
     login(owner, password)
 
     for name, url in [
@@ -83,9 +82,8 @@ def test_api_docs_have_a_way_back_to_the_app(login, owner, password, page):
 
 @pytest.fixture
 def waiting_version(risk_model: Any, owner: Any) -> ModelVersion:
-    return ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="b" * 64,
-        size=10, format="skops", uploaded_by=owner,
+    return ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner,
         untrusted_types=[
             "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
         ],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,12 @@ from releases.models import (
     Tag,
     VersionStatus,
 )
-from tests.factories import MembershipFactory, TeamFactory
+from tests.factories import (
+    EvaluationDatasetFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    TeamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,29 +44,11 @@ SIGNATURE = {
 
 
 def make_version(model: RegisteredModel, number: int, **fields: Any) -> ModelVersion:
-    digest = hashlib.sha256(f"{model.name}-{number}".encode()).hexdigest()
-    defaults: dict[str, Any] = {
-        "artifact": f"artifacts/{digest}.skops",
-        "sha256": digest,
-        "size": 123_456,
-        "format": "skops",
-    }
-    return ModelVersion.objects.create(
-        registered_model=model, version=number, **{**defaults, **fields}
-    )
+    return ModelVersionFactory(registered_model=model, version=number, **fields)
 
 
 def make_dataset(model: RegisteredModel, *, target: str = "churn") -> EvaluationDataset:
-    dataset = EvaluationDataset.objects.create(
-        registered_model=model,
-        file="datasets/eval.csv",
-        original_name="eval.csv",
-        sha256="ab" * 32,
-        size=2048,
-        target=target,
-        n_rows=120,
-        columns=["age", "income", "city", target],
-    )
+    dataset = EvaluationDatasetFactory(registered_model=model, target=target, sha256="ab" * 32)
     model.evaluation_dataset = dataset
     model.save(update_fields=["evaluation_dataset"])
     return dataset
