@@ -6,13 +6,13 @@ import logging
 import os
 import socket
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
 from releases import services
 from releases.artifact_store import local_copy
-from releases.models import ModelVersion
+from releases.models import ModelVersion, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +90,16 @@ def validate_model_version(*, version_id: int) -> str:
         return "failed"
     services.model_version_finish_validation(version_id=version_id, report=report)
     return "validated"
+
+
+@shared_task(name="releases.deliver_webhook", bind=True, max_retries=None)
+def deliver_webhook(self: Task, *, delivery_id: int) -> str:
+    """One attempt at a webhook delivery; on a network error, a timeout, 408/425/429 or a 5xx
+    it comes back after an exponential backoff, until MODELGATE_WEBHOOK_MAX_ATTEMPTS attempts
+    (counted in the delivery row, so the bound survives worker restarts)."""
+    outcome = services.webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome == "retry":
+        attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True)
+        delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
+        raise self.retry(countdown=delay)
+    return outcome
