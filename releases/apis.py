@@ -242,22 +242,23 @@ class VersionTrustApi(APIView):
         return Response(ModelVersionOutput(mv).data)
 
 
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor.username", allow_null=True)
+    action = serializers.CharField()
+    team = serializers.CharField(source="team.name", allow_null=True)
+    model = serializers.CharField(source="registered_model.name", allow_null=True)
+    version = serializers.IntegerField(source="model_version.version", allow_null=True)
+    payload = serializers.JSONField(
+        help_text="What the action recorded: comment, before / after where it has them."
+    )
+
+
 class AuditListApi(ListAPIView):
     """The audit trail, newest first, cut to what the caller may see."""
 
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        created_at = serializers.DateTimeField()
-        actor = serializers.CharField(source="actor.username", allow_null=True)
-        action = serializers.CharField()
-        team = serializers.CharField(source="team.name", allow_null=True)
-        model = serializers.CharField(source="registered_model.name", allow_null=True)
-        version = serializers.IntegerField(source="model_version.version", allow_null=True)
-        payload = serializers.JSONField(
-            help_text="What the action recorded: comment, before / after where it has them."
-        )
-
-    serializer_class = OutputSerializer
+    serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter
     filter_backends = [DjangoFilterBackend]
 
@@ -265,7 +266,7 @@ class AuditListApi(ListAPIView):
         summary="The audit trail: admins see every event, others their teams' and their own",
         description="A filter value that cannot be read (a date that is not ISO, 'until' "
         "before 'since') is a 400 whose `field` names the parameter.",
-        responses={200: OutputSerializer(many=True), 400: ERROR},
+        responses={200: AuditEventOutput(many=True), 400: ERROR},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
