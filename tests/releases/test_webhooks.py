@@ -553,3 +553,57 @@ def _secret_key() -> str:
     from django.conf import settings
 
     return settings.SECRET_KEY
+
+
+# --- A real worker -----------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_worker_delivers_a_committed_event_retrying_a_500_after_a_backoff(
+    transactional_db: Any, celery_worker_process: Any, settings: Any
+) -> None:
+    """The web process commits an approval; a separate Celery worker process (the configured
+    broker, with MODELGATE_WEBHOOK_ALLOW_HOSTS=127.0.0.1 in its environment) delivers it, gets
+    a 500, waits, and delivers again."""
+    from django.db import transaction
+
+    from tests.conftest import wait_for
+    from tests.factories import member
+
+    settings.MODELGATE_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
+    reviewer = member("rui", "reviewer", "risk")
+    owner = member("dana", "data_scientist", "risk")
+    version = ModelVersionFactory(
+        registered_model__name="credit-risk",
+        registered_model__team=reviewer.memberships.get().team,
+        uploaded_by=owner,
+    )
+    receiver = Receiver([500])
+    try:
+        _, secret = services.webhook_create(
+            actor=reviewer, registered_model=version.registered_model, url=receiver.url
+        )
+        with transaction.atomic():
+            _approve(version, reviewer)
+        delivery = wait_for(
+            lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).first(),
+            timeout=60,
+            what="the worker to deliver the webhook",
+        )
+    finally:
+        receiver.close()
+    assert delivery.attempts == 2
+    assert [a["status_code"] for a in delivery.attempt_log] == [500, 200]
+    first, second = (dt_from(a["at"]) for a in delivery.attempt_log)
+    assert (second - first).total_seconds() >= 1  # the backoff, not an immediate retry
+    assert len(receiver.requests) == 2
+    last = receiver.requests[-1]
+    assert plain.verify_signature(
+        secret=secret, header=last["headers"]["X-ModelGate-Signature"], body=last["body"]
+    )
+
+
+def dt_from(text: str) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(text)
