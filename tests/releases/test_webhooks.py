@@ -607,3 +607,87 @@ def dt_from(text: str) -> Any:
     import datetime as dt
 
     return dt.datetime.fromisoformat(text)
+
+
+def _self_signed(host: str, directory: Any) -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_https_delivery_sends_the_name_as_sni_and_verifies_the_certificate(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting to the checked IP keeps TLS honest: the handshake names the host (SNI) and an
+    untrusted certificate is refused, so pinning the address does not switch verification off."""
+    import ssl
+
+    cert, key = _self_signed("hooks.internal.test", tmp_path)
+    server_names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        try:
+            context.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            pass  # the client hangs up once it distrusts the certificate
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, p, *a, **k: real(
+            "127.0.0.1" if host == "hooks.internal.test" else host, p, *a, **k
+        ),
+    )
+    result = plain.deliver(
+        url=f"https://hooks.internal.test:{port}/hook",
+        body=b"{}",
+        headers={},
+        allow_hosts=["hooks.internal.test"],
+        timeout_seconds=3,
+    )
+    thread.join(timeout=5)
+    listener.close()
+    assert server_names == ["hooks.internal.test"]
+    assert result.status_code is None and "certificate" in result.error.lower()
+    assert result.retryable
