@@ -29,4 +29,9 @@ urlpatterns = [
         apis.WebhookDetailApi.as_view(),
         name="api-webhook-detail",
     ),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/deliveries/",
+        apis.WebhookDeliveryListApi.as_view(),
+        name="api-webhook-deliveries",
+    ),
 ]

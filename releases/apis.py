@@ -346,3 +346,32 @@ class WebhookDetailApi(APIView):
         )
         services.webhook_delete(actor=request.user, webhook=webhook)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    event = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    response_status = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.FloatField(allow_null=True)
+    error = serializers.CharField()
+    attempt_log = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookDeliveryListApi(APIView):
+    @extend_schema(
+        summary="A webhook's deliveries, newest first, with every attempt",
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses={200: WebhookDeliveryOutput(many=True), 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str, webhook_id: int) -> Response:
+        webhook = selectors.webhook_get_for_user(
+            user=request.user, name=name, webhook_id=webhook_id
+        )
+        qs = webhook.deliveries.order_by("-created_at", "-id")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)

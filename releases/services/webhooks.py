@@ -32,6 +32,7 @@ from releases.models import (
 from releases.selectors import user_can
 
 MAX_WEBHOOKS_PER_MODEL = 20
+MAX_RETRY_DELAY_SECONDS = 3600
 
 Outcome = Literal["delivered", "retry", "failed", "skipped"]
 
@@ -141,8 +142,10 @@ def webhook_payload(*, delivery: WebhookDelivery, audit_event: AuditEvent) -> di
 
 def webhook_retry_delay(*, attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential, with up
-    to 25% jitter so many receivers coming back at once are not hit in step."""
-    base = settings.MODELGATE_WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+    to 25% jitter so many receivers coming back at once are not hit in step. Capped well below
+    the broker's visibility timeout: Redis hands a task that waits longer to a second worker."""
+    cap = min(MAX_RETRY_DELAY_SECONDS, getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 3600) / 2)
+    base = min(settings.MODELGATE_WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1), cap * 0.8)
     return float(base + secrets.SystemRandom().uniform(0, base / 4))
 
 

@@ -230,6 +230,9 @@ def test_retry_waits_grow_exponentially_within_jitter(settings: Any) -> None:
     waits = [services.webhook_retry_delay(attempt=n) for n in (1, 2, 3, 4)]
     for n, wait in enumerate(waits):
         assert 30 * 2**n <= wait <= 30 * 2**n * 1.25
+    # However many attempts an admin allows, no wait outlasts the broker's visibility timeout.
+    settings.CELERY_VISIBILITY_TIMEOUT = 3600
+    assert services.webhook_retry_delay(attempt=30) <= 1800
 
 
 def test_only_subscribed_events_of_that_model_are_sent(
@@ -482,6 +485,7 @@ def test_webhook_api_wrong_users(
     for person, code in ((owner, 403), (labeler, 403), (outsider, 404)):
         client = api(person)
         assert client.get(base).status_code == code
+        assert client.get(f"{base}{webhook.pk}/deliveries/").status_code == code
         assert client.post(base, {"url": receiver.url}, format="json").status_code == code
         assert client.delete(f"{base}{webhook.pk}/").status_code == code
     assert api(None).get(base).status_code == 401
@@ -691,3 +695,21 @@ def test_https_delivery_sends_the_name_as_sni_and_verifies_the_certificate(
     assert server_names == ["hooks.internal.test"]
     assert result.status_code is None and "certificate" in result.error.lower()
     assert result.retryable
+
+
+def test_api_lists_a_webhooks_deliveries_with_every_attempt(
+    api: Any, receiver: Receiver, risk_model: Any, reviewer: Any, version: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    receiver.codes = [502]
+    webhook, _ = services.webhook_create(
+        actor=reviewer, registered_model=risk_model, url=receiver.url
+    )
+    _run_deliveries(django_capture_on_commit_callbacks, lambda: _approve(version, reviewer))
+    response = api(reviewer).get(f"/api/v1/models/credit-risk/webhooks/{webhook.pk}/deliveries/")
+    assert response.status_code == 200
+    [delivery] = response.json()["results"]
+    assert delivery["event"] == "version.approved" and delivery["status"] == "delivered"
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [502, 200]
+    other = api(reviewer).get("/api/v1/models/credit-risk/webhooks/999999/deliveries/")
+    assert other.status_code == 404
