@@ -312,14 +312,19 @@ def api_token_current(*, user: AnyUser) -> ApiToken | None:
 
 
 def audit_events_visible(*, user: AnyUser) -> QuerySet[AuditEvent]:
-    """Admins see every event; others the events of their teams, and their own actions that
-    belong to no team (their token changes)."""
+    """Admins see every event; others the events of their teams, their own actions, and the
+    changes to their own API token (also when an admin revoked it)."""
     qs = AuditEvent.objects.select_related("actor", "team", "registered_model", "model_version")
     if user_is_admin(user=user):
         return qs
     if not user.is_authenticated:
         return qs.none()
-    return qs.filter(Q(team_id__in=list(roles_by_team(user=user))) | Q(actor_id=user.pk))
+    own_token = Q(
+        team__isnull=True, action__startswith="token.", payload__username=user.get_username()
+    )
+    return qs.filter(
+        Q(team_id__in=list(roles_by_team(user=user))) | Q(actor_id=user.pk) | own_token
+    )
 
 
 def audit_events_for_model(

@@ -248,3 +248,17 @@ def test_csv_export_refuses_a_bad_filter_with_a_400(client: Any, owner: Any) -> 
 def test_audit_pages_need_a_sign_in(client: Any) -> None:
     assert client.get("/audit/").status_code == 302
     assert client.get("/audit/export.csv").status_code == 302
+
+
+def test_a_person_sees_an_admin_revoking_their_token_but_not_others_tokens(
+    api: Any, owner: Any, reviewer: Any, admin_user: Any
+) -> None:
+    services.api_token_rotate(actor=reviewer, user=reviewer)
+    services.api_tokens_revoke(actor=admin_user, user=reviewer)
+    services.api_token_rotate(actor=owner, user=owner)
+    services.api_tokens_revoke(actor=admin_user, user=owner)
+    rows = api(owner).get("/api/v1/audit/?action=token.").json()["results"]
+    assert [(r["action"], r["actor"], r["payload"]["username"]) for r in rows] == [
+        ("token.revoke", "ada", "dana"),
+        ("token.rotate", "dana", "dana"),
+    ]
