@@ -713,3 +713,33 @@ def test_api_lists_a_webhooks_deliveries_with_every_attempt(
     assert [a["status_code"] for a in delivery["attempt_log"]] == [502, 200]
     other = api(reviewer).get("/api/v1/models/credit-risk/webhooks/999999/deliveries/")
     assert other.status_code == 404
+
+
+def test_resend_command_queues_only_deliveries_that_stopped_moving(
+    receiver: Receiver, risk_model: Any, reviewer: Any, version: Any, monkeypatch: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    import datetime as dt
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    services.webhook_create(actor=reviewer, registered_model=risk_model, url=receiver.url)
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() - dt.timedelta(hours=3))
+    _approve(version, reviewer)  # committed while the broker was down: never sent
+    monkeypatch.setattr(timezone, "now", real_now)
+    _approve(version, reviewer)  # just now: its task is still on its way
+    stuck, fresh = WebhookDelivery.objects.order_by("pk")
+
+    out = StringIO()
+    # Run what the command queues in this process, as a worker would.
+    monkeypatch.setattr(deliver_webhook, "delay", lambda **kw: deliver_webhook.apply(kwargs=kw))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        call_command("webhooks_resend", stdout=out)
+    assert len(callbacks) == 1 and "Queued 1" in out.getvalue()
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == DeliveryStatus.DELIVERED and fresh.status == DeliveryStatus.QUEUED
+    assert len(receiver.requests) == 1
