@@ -22,4 +22,16 @@ urlpatterns = [
         apis.VersionTrustApi.as_view(),
         name="api-version-trust",
     ),
+    path("audit/", apis.AuditListApi.as_view(), name="api-audit-list"),
+    path("models/<str:name>/webhooks/", apis.WebhookListApi.as_view(), name="api-webhook-list"),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/",
+        apis.WebhookDetailApi.as_view(),
+        name="api-webhook-detail",
+    ),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/deliveries/",
+        apis.WebhookDeliveryListApi.as_view(),
+        name="api-webhook-deliveries",
+    ),
 ]

@@ -6,9 +6,12 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse
+from django.utils.cache import add_never_cache_headers
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -17,6 +20,8 @@ from rest_framework.views import APIView
 
 from releases import selectors, services
 from releases.errors import PayloadTooLarge
+from releases.filters import AuditEventFilter
+from releases.models import WEBHOOK_EVENTS
 from releases.parsers import JSONParser
 from releases.serializers import (
     ModelVersionOutput,
@@ -235,3 +240,138 @@ class VersionTrustApi(APIView):
         )
         mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
         return Response(ModelVersionOutput(mv).data)
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor.username", allow_null=True)
+    action = serializers.CharField()
+    team = serializers.CharField(source="team.name", allow_null=True)
+    model = serializers.CharField(source="registered_model.name", allow_null=True)
+    version = serializers.IntegerField(source="model_version.version", allow_null=True)
+    payload = serializers.JSONField(
+        help_text="What the action recorded: comment, before / after where it has them."
+    )
+
+
+class AuditListApi(ListAPIView):
+    """The audit trail, newest first, cut to what the caller may see."""
+
+    serializer_class = AuditEventOutput
+    filterset_class = AuditEventFilter
+    filter_backends = [DjangoFilterBackend]
+
+    @extend_schema(
+        summary="The audit trail: admins see every event, others their teams' and their own",
+        description="A filter value that cannot be read (a date that is not ISO, 'until' "
+        "before 'since') is a 400 whose `field` names the parameter.",
+        responses={200: AuditEventOutput(many=True), 400: ERROR},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        return selectors.audit_events_visible(user=self.request.user)
+
+
+class WebhookOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True)
+
+
+class WebhookCreatedOutput(WebhookOutput):
+    secret = serializers.CharField(
+        help_text="The signing secret: shown in this response only, store it now."
+    )
+
+
+class WebhookInput(serializers.Serializer):
+    url = serializers.CharField(max_length=2000)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(WEBHOOK_EVENTS)),
+        required=False,
+        allow_empty=False,
+        help_text="Events to send; all of them when left out.",
+    )
+
+
+class WebhookListApi(APIView):
+    @extend_schema(
+        summary="A model's webhooks (reviewers and admins of its team)",
+        responses={200: WebhookOutput(many=True), 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        model = selectors.registered_model_get_for_user(
+            user=request.user, name=name, action="review"
+        )
+        hooks = selectors.webhooks_for_model(registered_model=model)
+        return Response(WebhookOutput(hooks, many=True).data)
+
+    @extend_schema(
+        summary="Add a webhook; the response carries its signing secret, once",
+        description="The URL must be http(s) and resolve to a public address. Each delivery is "
+        "a JSON POST with `X-ModelGate-Event` and `X-ModelGate-Signature: t=<unix>,v1=<hex>`, "
+        "where hex is HMAC-SHA256(secret, `<t>.<body>`).",
+        request=WebhookInput,
+        responses={201: WebhookCreatedOutput, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = selectors.registered_model_get_for_user(
+            user=request.user, name=name, action="review"
+        )
+        webhook, secret = services.webhook_create(
+            actor=request.user,
+            registered_model=model,
+            url=data.validated_data["url"],
+            events=data.validated_data.get("events"),
+        )
+        body = {**WebhookOutput(webhook).data, "secret": secret}
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)
+        return response
+
+
+class WebhookDetailApi(APIView):
+    @extend_schema(summary="Delete a webhook", responses={204: None, 403: ERROR, 404: ERROR})
+    def delete(self, request: Request, name: str, webhook_id: int) -> Response:
+        webhook = selectors.webhook_get_for_user(
+            user=request.user, name=name, webhook_id=webhook_id
+        )
+        services.webhook_delete(actor=request.user, webhook=webhook)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    event = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    response_status = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.FloatField(allow_null=True)
+    error = serializers.CharField()
+    attempt_log = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebhookDeliveryListApi(APIView):
+    @extend_schema(
+        summary="A webhook's deliveries, newest first, with every attempt",
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses={200: WebhookDeliveryOutput(many=True), 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str, webhook_id: int) -> Response:
+        webhook = selectors.webhook_get_for_user(
+            user=request.user, name=name, webhook_id=webhook_id
+        )
+        qs = webhook.deliveries.order_by("-created_at", "-id")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)

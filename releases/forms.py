@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from releases.limits import DESCRIPTION_MAX_CHARS, MODEL_CARD_MAX_CHARS
-from releases.models import slug_validator
+from releases.models import WEBHOOK_EVENTS, slug_validator
 
 
 def _too_long(label: str) -> dict[str, str]:
@@ -97,3 +97,19 @@ class TrustTypesForm(forms.Form):
     def __init__(self, *args: object, types: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["types"].choices = [(t, t) for t in types]
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(
+        label="Payload URL",
+        max_length=2000,
+        help_text="http(s), reachable on a public address; ModelGate POSTs signed JSON to it.",
+        widget=forms.TextInput(
+            attrs={"inputmode": "url", "placeholder": "https://ci.example.com/hooks/modelgate"}
+        ),
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in WEBHOOK_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which events to send.",
+    )

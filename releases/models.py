@@ -269,3 +269,77 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.token_key}… ({self.user})"
+
+
+# Audit actions that are announced to webhooks, and the event name each becomes.
+WEBHOOK_EVENT_FOR_ACTION: dict[str, str] = {
+    "version.upload": "version.created",
+    "version.validated": "version.validated",
+    "version.validation_failed": "version.validation_failed",
+    "version.approve": "version.approved",
+    "version.reject": "version.rejected",
+    "version.promote": "version.promoted",
+    "model.rollback": "model.rolled_back",
+    "version.archive": "version.archived",
+}
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(WEBHOOK_EVENT_FOR_ACTION.values())
+
+
+class Webhook(models.Model):
+    """A URL told about a model's release events, by signed JSON POSTs.
+
+    The signing secret is shown once, at creation; ``secret_encrypted`` keeps it encrypted with a
+    key derived from SECRET_KEY (the server must sign with it, so it cannot be a hash).
+    """
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list, help_text="Event names; all of WEBHOOK_EVENTS.")
+    secret_encrypted = models.TextField()
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["registered_model", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} → {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one webhook, with every attempt (status code, duration, error)."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    audit_event = models.ForeignKey(
+        AuditEvent, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    event = models.CharField(max_length=60)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempt_log = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} → webhook {self.webhook_id}: {self.status}"

@@ -21,4 +21,12 @@ urlpatterns = [
         views.version_trust,
         name="version-trust",
     ),
+    path("audit/", views.audit_list, name="audit-list"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("models/<str:name>/webhooks/new/", views.webhook_create, name="webhook-create"),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/delete/",
+        views.webhook_delete,
+        name="webhook-delete",
+    ),
 ]

@@ -27,6 +27,13 @@ from releases.services.registry import (
     registered_model_create,
     registered_model_update,
 )
+from releases.services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliveries_enqueue,
+    webhook_delivery_attempt,
+    webhook_retry_delay,
+)
 
 __all__ = [
     "api_token_rotate",
@@ -49,4 +56,9 @@ __all__ = [
     "team_update",
     "trusted_type_allowlist",
     "user_upsert",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_deliveries_enqueue",
+    "webhook_delivery_attempt",
+    "webhook_retry_delay",
 ]
