@@ -44,6 +44,11 @@ def candidate_metric_rows(
     return rows
 
 
+def agreement_percent(comparison: dict[str, Any] | None) -> float | None:
+    rate = (comparison or {}).get("agreement_rate")
+    return 100 * rate if isinstance(rate, int | float) else None
+
+
 def signature_diff_of(mv: ModelVersion) -> dict[str, Any] | None:
     diff = (comparison_of(mv) or {}).get("signature_diff") or mv.signature_diff
     return diff if isinstance(diff, dict) else None

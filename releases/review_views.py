@@ -80,6 +80,7 @@ def _review_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
         "metric_rows": review_page.candidate_metric_rows(mv, baseline),
         "comparison": comparison,
         "compared_against": (comparison or {}).get("against_version"),
+        "agreement_percent": review_page.agreement_percent(comparison),
         "signature_diff": review_page.signature_diff_of(mv),
         "parameter_diff": review_page.parameter_diff(
             mv.parameters, baseline.parameters if baseline else None
@@ -145,7 +146,7 @@ def version_promote(request: HttpRequest, name: str, version: int) -> HttpRespon
     )
     model = mv.registered_model
     current = selectors.stage_version(registered_model=model, stage=stage)
-    form = PromoteForm(request.POST or None)
+    form = PromoteForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400
@@ -193,7 +194,7 @@ def model_rollback(request: HttpRequest, name: str) -> HttpResponse:
     model = selectors.registered_model_get_for_user(user=request.user, name=name, action="promote")
     current = selectors.stage_version(registered_model=model, stage=stage)
     target = selectors.rollback_target(registered_model=model, stage=stage)
-    form = StageChangeForm(request.POST or None)
+    form = StageChangeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400
@@ -238,7 +239,7 @@ def version_archive(request: HttpRequest, name: str, version: int) -> HttpRespon
         user=request.user, name=name, version=version, action="archive"
     )
     model = mv.registered_model
-    form = StageChangeForm(request.POST or None)
+    form = StageChangeForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         status = 400
