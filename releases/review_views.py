@@ -103,12 +103,12 @@ def _review_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
 def version_review(request: HttpRequest, name: str, version: int) -> HttpResponse:
     """One screen to decide: the candidate beside production, gates, types to trust, approvals,
     and the comment box with the decision buttons."""
-    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    action = "view" if request.method == "GET" else "review"
+    mv = selectors.model_version_get_for_user(
+        user=request.user, name=name, version=version, action=action
+    )
     if request.method == "GET":
         return render(request, "releases/version_review.html", _review_context(request, mv))
-    mv = selectors.model_version_get_for_user(
-        user=request.user, name=name, version=version, action="review"
-    )
     form = ReviewForm(request.POST)
     status = 400
     if form.is_valid():
@@ -178,6 +178,8 @@ def version_promote(request: HttpRequest, name: str, version: int) -> HttpRespon
             "sentence": traffic_sentence(stage, after=mv, before=current),
             "already": current is not None and current.pk == mv.pk,
             "gates": review_page.gate_rows(mv),
+            "gates_passed": gates_passed(mv),
+            "approvals": review_page.approval_summary(mv),
             "needs_override": needs_override,
             "may_override": needs_override and selectors.user_is_admin(user=request.user),
             "form": form,

@@ -116,7 +116,8 @@ def model_version_review(
             )
         if mine is None and version.status != VersionStatus.VALIDATED:
             raise _refuse(version, "approved" if decision == "approve" else "rejected")
-        if version.pending_trust:
+        # Both checks guard an approval only: rejecting a doubtful version is always allowed.
+        if decision == ReviewDecision.APPROVE and version.pending_trust:
             raise Conflict(
                 "Trust or refuse these types before approving: "
                 + ", ".join(version.pending_trust)
@@ -124,7 +125,7 @@ def model_version_review(
                 code="untrusted_types",
                 detail={"pending_trust": version.pending_trust},
             )
-        if measured != version.sha256:
+        if decision == ReviewDecision.APPROVE and measured != version.sha256:
             raise Conflict(
                 f"The stored file of v{version.version} no longer hashes to the sha256 it was "
                 "uploaded with; it cannot be approved. Upload the model again.",

@@ -176,11 +176,13 @@ def test_untrusted_types_block_approval_with_the_list(api, reviewer, media_root,
     assert review(api, reviewer, 1).json()["status"] == "approved"
 
 
-def test_tampered_artifact_cannot_be_approved(api, reviewer, candidate):
+def test_tampered_artifact_cannot_be_approved_but_can_be_rejected(api, reviewer, candidate):
     tamper(candidate)
     response = review(api, reviewer, 1)
     assert response.status_code == 409
     assert response.json()["error"] == "artifact_changed"
+    rejected = review(api, reviewer, 1, "reject", "the file changed under us")
+    assert rejected.json()["status"] == "rejected"
 
 
 @pytest.mark.parametrize("status", ["pending", "validating", "validation_failed", "archived"])
