@@ -138,7 +138,7 @@ def model_version_review(
                 reviewer=actor,
                 decision=decision,
                 comment=comment,
-                artifact_sha256=measured,
+                artifact_sha256=measured or "",  # "" when the file is gone (a rejection)
             )
         if decision == ReviewDecision.REJECT and version.status == VersionStatus.VALIDATED:
             _transition(version, VersionStatus.REJECTED)
