@@ -22,7 +22,7 @@ from releases.forms import (
     TrustTypesForm,
 )
 from releases.models import ModelVersion, Stage, VersionStatus
-from releases.services.review import gates_passed
+from releases.services.review import gates_passed, refusal
 
 
 def _stage_or_400(request: HttpRequest) -> str:
@@ -166,6 +166,7 @@ def version_promote(request: HttpRequest, name: str, version: int) -> HttpRespon
                 messages.success(request, f"{stage.capitalize()} now serves v{mv.version}.")
                 return redirect("model-detail", name=name)
     needs_override = stage == Stage.PRODUCTION and not gates_passed(mv)
+    blocked = "" if mv.status == VersionStatus.APPROVED else refusal(mv, f"promoted to {stage}")
     return render(
         request,
         "releases/stage_confirm.html",
@@ -180,6 +181,8 @@ def version_promote(request: HttpRequest, name: str, version: int) -> HttpRespon
             "gates": review_page.gate_rows(mv),
             "gates_passed": gates_passed(mv),
             "approvals": review_page.approval_summary(mv),
+            "nothing": bool(blocked),
+            "blocked": blocked,
             "needs_override": needs_override,
             "may_override": needs_override and selectors.user_is_admin(user=request.user),
             "form": form,

@@ -45,10 +45,17 @@ NEXT_STEPS: dict[str, str] = {
 }
 
 
+def refusal(version: ModelVersion, doing: str) -> str:
+    """Why ``version`` cannot be ``doing`` now, and what may happen next instead."""
+    return (
+        f"v{version.version} is {version.get_status_display().lower()}, so it cannot be "
+        f"{doing}; allowed next: {NEXT_STEPS[version.status]}."
+    )
+
+
 def _refuse(version: ModelVersion, doing: str) -> InvalidTransition:
     return InvalidTransition(
-        f"v{version.version} is {version.get_status_display().lower()}, so it cannot be "
-        f"{doing}; allowed next: {NEXT_STEPS[version.status]}.",
+        refusal(version, doing),
         detail={"status": version.status, "allowed_next": NEXT_STEPS[version.status]},
     )
 
@@ -288,8 +295,9 @@ def model_version_promote(
     _require_release_role(actor, model, "promote versions")
     if override_reason and not user_is_admin(user=actor):
         raise Forbidden("Only admins can override failing gates.", field="override_reason")
-    if model_version.status == VersionStatus.APPROVED:
-        _intact_or_refuse(model_version, "promoted")  # before the lock: hashing takes time
+    # Before the lock, since hashing takes time; whatever the status read here, which a
+    # concurrent approval may change before the lock is taken.
+    _intact_or_refuse(model_version, "promoted")
 
     with transaction.atomic():
         model, version = _lock(model, model_version.pk)

@@ -350,3 +350,15 @@ def test_navigation_count_is_one_query(client, reviewer, in_production, rf):
     with CaptureQueriesContext(connection) as queries:
         assert navigation(request)["nav_review_count"] == 1
     assert len(queries.captured_queries) == 1
+
+
+def test_promote_page_of_a_version_not_yet_approved_says_what_may_happen_instead(
+    client, reviewer, in_production
+):
+    html = get(client, reviewer, PROMOTE.format(2, "production"))
+    assert (
+        "v2 is validated, so it cannot be promoted to production; allowed next: approve, " in html
+    )
+    assert "Promote v2 to production</button>" not in html
+    response = client.post(PROMOTE.format(2, "production"), {"comment": ""})
+    assert response.status_code == 409
