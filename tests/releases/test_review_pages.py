@@ -362,3 +362,37 @@ def test_promote_page_of_a_version_not_yet_approved_says_what_may_happen_instead
     assert "Promote v2 to production</button>" not in html
     response = client.post(PROMOTE.format(2, "production"), {"comment": ""})
     assert response.status_code == 409
+
+
+def test_rollback_page_without_a_valid_stage_is_a_400(client, reviewer, in_production):
+    get(client, reviewer, "/models/credit-risk/rollback/", status=400)
+    response = client.post("/models/credit-risk/rollback/", {"stage": "live"})
+    assert response.status_code == 400
+    assert "Choose the stage: staging or production." in response.content.decode()
+
+
+def test_overlong_comments_are_refused_beside_the_box(client, reviewer, reviewer2, in_production):
+    client.force_login(reviewer)
+    response = client.post("/models/credit-risk/versions/1/archive/", {"comment": "x" * 5001})
+    assert response.status_code == 400
+    assert "Keep the comment to 5000 characters or fewer" in response.content.decode()
+    assert ModelVersion.objects.get(version=1).status == VersionStatus.APPROVED
+    client.force_login(reviewer2)
+    response = client.post(REVIEW.format(2), {"decision": "approve", "comment": "y" * 5001})
+    assert response.status_code == 400
+    assert ModelVersion.objects.get(version=2).status == VersionStatus.VALIDATED
+
+
+def test_inbox_shows_approvals_so_far_and_hides_what_i_already_approved(
+    client, reviewer, reviewer2, in_production
+):
+    from releases import services
+
+    model = in_production[1].registered_model
+    model.required_approvals = 2
+    model.save()
+    services.model_version_review(
+        actor=reviewer, model_version=in_production[1], decision="approve"
+    )
+    assert "<td>1 of 2</td>" in get(client, reviewer2, "/")
+    assert "Review v2" not in get(client, reviewer, "/")
