@@ -81,6 +81,12 @@ def test_reviewer_reviews_approves_promotes_and_rolls_back(
     assert selectors.production_version(registered_model=model).version == 1
     assert ModelVersion.objects.get(version=2).status == "approved"
 
+    page.get_by_role("link", name="v1", exact=True).first.click()
+    heading = page.get_by_role("heading", level=1)
+    expect(heading.locator(".stage-production")).to_have_text("production")
+    expect(page.get_by_role("link", name="Archive…")).to_be_visible()
+    page.screenshot(path=tmp_path / "7-version-page.png", full_page=True)
+
 
 def test_uploader_sees_no_decision_buttons_in_the_browser(
     login, page, password, media_root, risk_model, owner, tmp_path
