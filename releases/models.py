@@ -286,7 +286,7 @@ class StageAssignment(models.Model):
     )
     stage = models.CharField(max_length=20, choices=Stage.choices)
     model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, related_name="stage_assignments"
+        ModelVersion, on_delete=models.RESTRICT, related_name="stage_assignments"
     )
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -313,7 +313,10 @@ class StageEventKind(models.TextChoices):
 
 
 class StageEvent(models.Model):
-    """One change of the version holding a stage: the stage's history, oldest first."""
+    """One change of the version holding a stage: the stage's history, oldest first.
+
+    Versions in the history (or holding a stage) cannot be deleted on their own (RESTRICT);
+    deleting the whole model takes its history with it."""
 
     registered_model = models.ForeignKey(
         RegisteredModel, on_delete=models.CASCADE, related_name="stage_events"
@@ -321,10 +324,10 @@ class StageEvent(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices)
     kind = models.CharField(max_length=10, choices=StageEventKind.choices)
     from_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ModelVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     to_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ModelVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"

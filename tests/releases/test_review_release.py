@@ -480,3 +480,18 @@ def test_new_endpoints_are_in_the_openapi_schema(client):
     schema = client.get("/api/schema/").content.decode()
     for path in ("/reviews/", "/promote/", "/archive/", "/rollback/", "/stages/"):
         assert path in schema
+
+
+def test_a_version_in_the_history_cannot_be_deleted_alone_but_its_model_can(
+    api, reviewer, risk_model, two_approved
+):
+    from django.db.models import RestrictedError
+
+    promote(api, reviewer, 1)
+    promote(api, reviewer, 2)
+    v1, _ = two_approved
+    with pytest.raises(RestrictedError), transaction.atomic():
+        ModelVersion.objects.filter(pk=v1.pk).delete()
+    risk_model.delete()
+    assert not StageEvent.objects.exists()
+    assert not StageAssignment.objects.exists()
