@@ -18,6 +18,7 @@ from django.utils import timezone
 from releases.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
 from releases.limits import COMMENT_MAX_CHARS, check_length
 from releases.models import (
+    ALLOWED_TRANSITIONS,
     MAX_REQUIRED_APPROVALS,
     ModelVersion,
     RegisteredModel,
@@ -56,7 +57,11 @@ def refusal(version: ModelVersion, doing: str) -> str:
 def _refuse(version: ModelVersion, doing: str) -> InvalidTransition:
     return InvalidTransition(
         refusal(version, doing),
-        detail={"status": version.status, "allowed_next": NEXT_STEPS[version.status]},
+        detail={
+            "status": version.status,
+            "allowed_next": NEXT_STEPS[version.status],
+            "allowed_statuses": sorted(ALLOWED_TRANSITIONS[version.status]),
+        },
     )
 
 
@@ -436,6 +441,4 @@ def model_version_archive(
 
 
 def _allowed(version: ModelVersion) -> frozenset[str]:
-    from releases.models import ALLOWED_TRANSITIONS
-
     return ALLOWED_TRANSITIONS[version.status]

@@ -196,6 +196,7 @@ def test_reviewing_a_version_that_is_not_validated_is_a_409_naming_state_and_nex
     assert body["error"] == "invalid_transition"
     assert body["status"] == status
     assert "allowed next" in body["detail"]
+    assert "approved" not in body["allowed_statuses"]
 
 
 def test_required_approvals_are_set_by_reviewers_not_data_scientists(api, owner, reviewer,
