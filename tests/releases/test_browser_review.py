@@ -101,3 +101,24 @@ def test_uploader_sees_no_decision_buttons_in_the_browser(
     expect(page.get_by_text("You uploaded v1; another reviewer must review it.")).to_be_visible()
     expect(page.get_by_role("button", name="Approve v1")).to_have_count(0)
     page.screenshot(path=tmp_path / "own-upload.png", full_page=True)
+
+
+def test_reviewer_trusts_types_on_the_review_page_and_stays_there(
+    login, page, password, media_root, risk_model, owner, reviewer, tmp_path
+):
+    stored_version(risk_model, 1, uploaded_by=owner, status="pending",
+                   untrusted_types=["mylib.Model", "mylib.Scaler"])  # fmt: skip
+    login(reviewer, password)
+    page.get_by_role("link", name="v1").first.click()
+    expect(page).to_have_url(re.compile(r"/versions/1/review/$"))
+    expect(page.get_by_role("checkbox", name="mylib.Model")).not_to_be_checked()
+    page.get_by_role("checkbox", name="mylib.Model").check()
+    page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
+    dialog = page.get_by_role("dialog", name="Trust these types for v1 only?")
+    expect(dialog.locator("li code")).to_have_text("mylib.Model")
+    page.screenshot(path=tmp_path / "review-trust-confirm.png", full_page=True)
+    dialog.get_by_role("button", name="Trust 1 type for v1 only").click()
+    expect(page.get_by_role("status")).to_contain_text("Trusted for v1 only: mylib.Model.")
+    expect(page).to_have_url(re.compile(r"/versions/1/review/$"))
+    expect(page.get_by_text("Validation must finish before anyone can decide.")).to_be_visible()
+    assert ModelVersion.objects.get(version=1).trusted_types == ["mylib.Model"]
