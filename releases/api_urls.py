@@ -34,4 +34,21 @@ urlpatterns = [
         apis.WebhookDeliveryListApi.as_view(),
         name="api-webhook-deliveries",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/reviews/",
+        apis.VersionReviewApi.as_view(),
+        name="api-version-reviews",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/promote/",
+        apis.VersionPromoteApi.as_view(),
+        name="api-version-promote",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/archive/",
+        apis.VersionArchiveApi.as_view(),
+        name="api-version-archive",
+    ),
+    path("models/<str:name>/rollback/", apis.ModelRollbackApi.as_view(), name="api-model-rollback"),
+    path("models/<str:name>/stages/", apis.ModelStagesApi.as_view(), name="api-model-stages"),
 ]

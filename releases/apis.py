@@ -21,14 +21,19 @@ from rest_framework.views import APIView
 from releases import selectors, services
 from releases.errors import PayloadTooLarge
 from releases.filters import AuditEventFilter
-from releases.models import WEBHOOK_EVENTS
+from releases.models import WEBHOOK_EVENTS, Stage
 from releases.parsers import JSONParser
 from releases.serializers import (
+    ArchiveInput,
     ModelVersionOutput,
     ModelVersionUploadInput,
+    PromoteInput,
     RegisteredModelInput,
     RegisteredModelOutput,
     RegisteredModelUpdateInput,
+    ReviewInput,
+    RollbackInput,
+    StagesOutput,
     TrustTypesInput,
 )
 from releases.uploads import upload_too_large
@@ -128,7 +133,9 @@ class ModelDetailApi(APIView):
         description="Send JSON to change `description` or `model_card`, or multipart with "
         "`evaluation_data` (CSV) and `target` to replace the standing evaluation set; it is "
         "checked exactly as on upload. Fields left out stay as they are. `name` and `team` "
-        "cannot be changed (400). Data scientists and admins of the model's team only.",
+        "cannot be changed (400). Data scientists and admins of the model's team only, except "
+        "`required_approvals` (approvals from different reviewers a version needs), which "
+        "reviewers and admins set.",
         request={
             "application/json": RegisteredModelUpdateInput,
             "multipart/form-data": RegisteredModelUpdateInput,
@@ -136,18 +143,29 @@ class ModelDetailApi(APIView):
         responses={200: RegisteredModelOutput, 400: ERROR, 403: ERROR, 404: ERROR, 413: ERROR},
     )
     def patch(self, request: Request, name: str) -> Response:
-        model = selectors.registered_model_get_for_user(user=request.user, name=name, action="edit")
+        model = selectors.registered_model_get_for_user(user=request.user, name=name)
         data = RegisteredModelUpdateInput(data=_parsed_body(request, field="evaluation_data"))
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        model = services.registered_model_update(
-            actor=request.user,
-            registered_model=model,
-            description=v.get("description"),
-            model_card=v.get("model_card"),
-            evaluation_data=v.get("evaluation_data"),
-            target=v.get("target", ""),
-        )
+        # The approval policy is the reviewers' to set; every other field the data scientists'.
+        if "required_approvals" in v:
+            selectors.registered_model_get_for_user(user=request.user, name=name, action="review")
+        if set(v) - {"required_approvals"} or not v:
+            selectors.registered_model_get_for_user(user=request.user, name=name, action="edit")
+            model = services.registered_model_update(
+                actor=request.user,
+                registered_model=model,
+                description=v.get("description"),
+                model_card=v.get("model_card"),
+                evaluation_data=v.get("evaluation_data"),
+                target=v.get("target", ""),
+            )
+        if "required_approvals" in v:
+            model = services.registered_model_set_required_approvals(
+                actor=request.user,
+                registered_model=model,
+                required_approvals=v["required_approvals"],
+            )
         return Response(RegisteredModelOutput(model).data)
 
 
@@ -375,3 +393,122 @@ class WebhookDeliveryListApi(APIView):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)
+
+
+def _version_out(request: Request, name: str, version: int) -> Response:
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    return Response(ModelVersionOutput(mv).data)
+
+
+class VersionReviewApi(APIView):
+    @extend_schema(
+        summary="Approve or reject a validated version (reviewers and admins)",
+        description="Four eyes: the uploader never reviews their own version (403). A version "
+        "becomes `approved` once the model's `required_approvals` different reviewers approved "
+        "it; one rejection makes it `rejected`. A comment is required to reject. Each approval "
+        "records the artifact's sha256. Refused with 409 while untrusted types are pending "
+        "(listed in `pending_trust`) or when the version is not `validated` (the answer names "
+        "its status and what may happen next). Repeating your own decision changes nothing.",
+        request=ReviewInput,
+        responses={200: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        mv = selectors.model_version_get_for_user(
+            user=request.user, name=name, version=version, action="review"
+        )
+        services.model_version_review(
+            actor=request.user,
+            model_version=mv,
+            decision=data.validated_data["decision"],
+            comment=data.validated_data.get("comment", ""),
+        )
+        return _version_out(request, name, version)
+
+
+class VersionPromoteApi(APIView):
+    @extend_schema(
+        summary="Promote an approved version to staging or production (reviewers and admins)",
+        description="The version must be `approved` and its stored file must still hash to the "
+        "sha256 its reviewers approved (else 409). Production also needs passing release gates; "
+        "an admin may override failing gates with `override_reason`, which is recorded. The "
+        "version that held the stage keeps its status. Promoting the version already holding "
+        "the stage changes nothing.",
+        request=PromoteInput,
+        responses={200: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        data = PromoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        mv = selectors.model_version_get_for_user(
+            user=request.user, name=name, version=version, action="promote"
+        )
+        v = data.validated_data
+        services.model_version_promote(
+            actor=request.user,
+            model_version=mv,
+            stage=v["stage"],
+            comment=v.get("comment", ""),
+            override_reason=v.get("override_reason", ""),
+        )
+        return _version_out(request, name, version)
+
+
+class VersionArchiveApi(APIView):
+    @extend_schema(
+        summary="Archive a version: out of every stage, never served again",
+        description="Reviewers and admins archive any version of their team; data scientists "
+        "only their own, and only while it holds no stage. Archiving an archived version "
+        "changes nothing.",
+        request=ArchiveInput,
+        responses={200: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        data = ArchiveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        mv = selectors.model_version_get_for_user(
+            user=request.user, name=name, version=version, action="archive"
+        )
+        services.model_version_archive(
+            actor=request.user, model_version=mv, comment=data.validated_data.get("comment", "")
+        )
+        return _version_out(request, name, version)
+
+
+class ModelRollbackApi(APIView):
+    @extend_schema(
+        summary="Give a stage back to the version that held it before (reviewers and admins)",
+        description="One step back through the stage's history; archived versions are "
+        "skipped. Each call goes one version further back. 409 when there is nothing earlier.",
+        request=RollbackInput,
+        responses={200: ModelVersionOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = RollbackInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = selectors.registered_model_get_for_user(
+            user=request.user, name=name, action="promote"
+        )
+        restored = services.registered_model_rollback(
+            actor=request.user,
+            registered_model=model,
+            stage=data.validated_data["stage"],
+            comment=data.validated_data.get("comment", ""),
+        )
+        return _version_out(request, name, restored.version)
+
+
+class ModelStagesApi(APIView):
+    @extend_schema(
+        summary="Which version holds each stage now, and the stages' history",
+        responses={200: StagesOutput, 404: ERROR},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        model = selectors.registered_model_get_for_user(user=request.user, name=name)
+        current = selectors.stages_of_model(registered_model=model)
+        data = {
+            "current": {s: (current[s].version if s in current else None) for s in Stage.values},
+            "history": selectors.stage_events_for_model(registered_model=model),
+        }
+        return Response(StagesOutput(data).data)

@@ -21,6 +21,7 @@ from releases.audit_export import audit_csv_lines
 from releases.errors import DomainError, Forbidden
 from releases.filters import AuditEventFilter
 from releases.forms import (
+    ApprovalPolicyForm,
     ModelFilterForm,
     RegisteredModelEditForm,
     RegisteredModelForm,
@@ -29,6 +30,7 @@ from releases.forms import (
 )
 from releases.markdown import render_markdown
 from releases.models import (
+    ALLOWED_TRANSITIONS,
     WEBHOOK_EVENTS,
     ModelVersion,
     RegisteredModel,
@@ -144,14 +146,29 @@ def model_create(request: HttpRequest) -> HttpResponse:
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = selectors.registered_model_get_for_user(user=request.user, name=name)
     versions = list(selectors.model_versions_for_model(registered_model=model))
-    production = selectors.production_version(registered_model=model)
+    stages = selectors.stages_of_model(registered_model=model)
+    can_promote = selectors.user_can(user=request.user, team_id=model.team_id, action="promote")
     return render(
         request,
         "releases/model_detail.html",
         {
             "model": model,
             "versions": versions,
-            "production": production,
+            "production": stages.get("production"),
+            "staging": stages.get("staging"),
+            "stage_events": selectors.stage_events_for_model(registered_model=model, limit=50),
+            "can_promote": can_promote,
+            "rollback_targets": {
+                stage: selectors.rollback_target(registered_model=model, stage=stage)
+                for stage in ("production", "staging")
+            }
+            if can_promote
+            else {},
+            "approval_form": ApprovalPolicyForm(
+                initial={"required_approvals": model.required_approvals}
+            )
+            if selectors.user_can(user=request.user, team_id=model.team_id, action="review")
+            else None,
             "dataset": model.evaluation_dataset,
             "model_card": render_markdown(model.model_card),
             "can_upload": selectors.user_can(
@@ -284,6 +301,29 @@ def _version_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
         "live_url": reverse("version-live", args=[model.name, mv.version]),
         "artifact_url": reverse("api-version-artifact", args=[model.name, mv.version]),
         "audit": selectors.audit_events_for_version(model_version=mv),
+        **_release_context(user, mv),
+    }
+
+
+def _release_context(user: Any, mv: ModelVersion) -> dict[str, Any]:
+    """Stage chips and the review / promote / archive links the version page offers."""
+    team_id = mv.registered_model.team_id
+    held = sorted(a.stage for a in mv.stage_assignments.all())
+    releaser = selectors.user_can(user=user, team_id=team_id, action="promote")
+    may_archive = VersionStatus.ARCHIVED in ALLOWED_TRANSITIONS[mv.status] and (
+        releaser
+        or (
+            selectors.user_can(user=user, team_id=team_id, action="archive")
+            and mv.uploaded_by_id == user.pk
+            and not held
+        )
+    )
+    return {
+        "stage_chips": held,
+        "can_open_review": selectors.user_can(user=user, team_id=team_id, action="review")
+        and mv.status in (VersionStatus.VALIDATED, VersionStatus.APPROVED),
+        "can_promote": releaser and mv.status == VersionStatus.APPROVED,
+        "can_archive": may_archive,
     }
 
 
@@ -318,6 +358,9 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
     # Every listed type is a valid choice, so the service (not the form) says why one may not
     # be trusted, and a repeated confirmation of already-trusted types stays harmless.
     form = TrustTypesForm(request.POST, types=mv.untrusted_types)
+    # The review page has the same form; the reviewer goes back to where they trusted.
+    return_to = "review" if request.POST.get("return_to") == "review" else ""
+    back = "version-review" if return_to else "version-detail"
     status = 400
     if form.is_valid() and not form.cleaned_data["confirmed"]:
         chosen = set(form.cleaned_data["types"])
@@ -325,7 +368,7 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
         return render(
             request,
             "releases/version_trust_confirm.html",
-            {"model": mv.registered_model, "mv": mv, "rows": rows},
+            {"model": mv.registered_model, "mv": mv, "rows": rows, "return_to": return_to},
         )
     if form.is_valid():
         try:
@@ -341,7 +384,7 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
                 f"Trusted for v{mv.version} only: {', '.join(form.cleaned_data['types'])}. "
                 "Validation starts once no untrusted type is left.",
             )
-            return redirect("version-detail", name=name, version=version)
+            return redirect(back, name=name, version=version)
     # Refused: show the page again with the reason beside the trust form, ticks kept.
     mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
     context = _version_context(request, mv)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0004_admins_not_superusers_b"),
+        ("releases", "0005_review"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
