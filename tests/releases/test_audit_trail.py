@@ -97,10 +97,14 @@ def test_upload_trust_and_validation_outcome_each_write_one_record(
     )
     assert [e.action for e in _new_events(before)] == ["version.upload"]
 
-    ModelVersion.objects.filter(pk=version.pk).update(untrusted_types=["mylib.Thing"])
+    ModelVersion.objects.filter(pk=version.pk).update(
+        untrusted_types=["sklearn.neighbors._kd_tree.KDTree"]
+    )
     version.refresh_from_db()
     before = _last_pk()
-    services.model_version_trust_types(actor=reviewer, model_version=version, types=["mylib.Thing"])
+    services.model_version_trust_types(
+        actor=reviewer, model_version=version, types=["sklearn.neighbors._kd_tree.KDTree"]
+    )
     assert [e.action for e in _new_events(before)] == ["version.trust_types"]
 
     services.model_version_start_validation(version_id=version.pk)

@@ -106,19 +106,29 @@ def test_uploader_sees_no_decision_buttons_in_the_browser(
 def test_reviewer_trusts_types_on_the_review_page_and_stays_there(
     login, page, password, media_root, risk_model, owner, reviewer, tmp_path
 ):
-    stored_version(risk_model, 1, uploaded_by=owner, status="pending",
-                   untrusted_types=["mylib.Model", "mylib.Scaler"])  # fmt: skip
+    stored_version(
+        risk_model, 1, uploaded_by=owner, status="pending",
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+        ],
+    )  # fmt: skip
     login(reviewer, password)
     page.get_by_role("link", name="v1").first.click()
     expect(page).to_have_url(re.compile(r"/versions/1/review/$"))
-    expect(page.get_by_role("checkbox", name="mylib.Model")).not_to_be_checked()
-    page.get_by_role("checkbox", name="mylib.Model").check()
+    expect(
+        page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree")
+    ).not_to_be_checked()
+    page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree").check()
     page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
     dialog = page.get_by_role("dialog", name="Trust these types for v1 only?")
-    expect(dialog.locator("li code")).to_have_text("mylib.Model")
+    expect(dialog.locator("li code")).to_have_text("sklearn.neighbors._kd_tree.KDTree")
     page.screenshot(path=tmp_path / "review-trust-confirm.png", full_page=True)
     dialog.get_by_role("button", name="Trust 1 type for v1 only").click()
-    expect(page.get_by_role("status")).to_contain_text("Trusted for v1 only: mylib.Model.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Trusted for v1 only: sklearn.neighbors._kd_tree.KDTree."
+    )
     expect(page).to_have_url(re.compile(r"/versions/1/review/$"))
     expect(page.get_by_text("Validation must finish before anyone can decide.")).to_be_visible()
-    assert ModelVersion.objects.get(version=1).trusted_types == ["mylib.Model"]
+    assert ModelVersion.objects.get(version=1).trusted_types == [
+        "sklearn.neighbors._kd_tree.KDTree"
+    ]

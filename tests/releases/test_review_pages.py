@@ -164,20 +164,30 @@ def test_bad_decision_on_the_page_is_a_400(client, reviewer2, in_production):
 def test_untrusted_types_show_the_trust_form_and_block_the_approve_button(
     client, reviewer, media_root, risk_model, owner
 ):
-    stored_version(risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.Model"])
+    stored_version(
+        risk_model, 1, uploaded_by=owner, untrusted_types=["sklearn.neighbors._kd_tree.KDTree"]
+    )
     html = get(client, reviewer, REVIEW.format(1))
     assert "{#" not in html and "{%" not in html
     assert 'id="trust-form"' in html
     assert '<input type="hidden" name="return_to" value="review">' in html
-    assert 'type="checkbox" name="types" value="mylib.Model"' in html
+    assert 'type="checkbox" name="types" value="sklearn.neighbors._kd_tree.KDTree"' in html
     assert " checked" not in html.split('id="trust-form"')[1].split("</form>")[0]
     assert 'value="approve" disabled' in html
     response = client.post(REVIEW.format(1), {"decision": "approve"})
     assert response.status_code == 409
-    assert "Trust or refuse these types before approving: mylib.Model." in response.content.decode()
+    assert (
+        "Trust or refuse these types before approving: sklearn.neighbors._kd_tree.KDTree."
+        in response.content.decode()
+    )
     trust = reverse("version-trust", args=["credit-risk", 1])
     back = client.post(
-        trust, {"types": ["mylib.Model"], "confirmed": "true", "return_to": "review"}
+        trust,
+        {
+            "types": ["sklearn.neighbors._kd_tree.KDTree"],
+            "confirmed": "true",
+            "return_to": "review",
+        },
     )
     assert back.status_code == 302
     assert back["Location"] == REVIEW.format(1)

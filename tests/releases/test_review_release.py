@@ -163,15 +163,30 @@ def test_reviewer_who_approved_cannot_then_reject(api, reviewer, reviewer2, medi
 
 
 def test_untrusted_types_block_approval_with_the_list(api, reviewer, media_root, risk_model, owner):
-    stored_version(risk_model, 1, uploaded_by=owner, untrusted_types=["mylib.B", "mylib.A"])
+    stored_version(
+        risk_model,
+        1,
+        uploaded_by=owner,
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree",
+            "sklearn.neighbors._ball_tree.BallTree",
+        ],
+    )
     response = review(api, reviewer, 1)
     assert response.status_code == 409
     body = response.json()
     assert body["error"] == "untrusted_types"
-    assert body["pending_trust"] == ["mylib.A", "mylib.B"]
-    assert "mylib.A, mylib.B" in body["detail"]
+    assert body["pending_trust"] == [
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._kd_tree.KDTree",
+    ]
+    assert (
+        "sklearn.neighbors._ball_tree.BallTree, sklearn.neighbors._kd_tree.KDTree" in body["detail"]
+    )
     services.model_version_trust_types(
-        actor=reviewer, model_version=ModelVersion.objects.get(), types=["mylib.A", "mylib.B"]
+        actor=reviewer,
+        model_version=ModelVersion.objects.get(),
+        types=["sklearn.neighbors._ball_tree.BallTree", "sklearn.neighbors._kd_tree.KDTree"],
     )
     assert review(api, reviewer, 1).json()["status"] == "approved"
 
