@@ -26,6 +26,7 @@ from releases.models import (
     Membership,
     ModelVersion,
     RegisteredModel,
+    StageEvent,
     Team,
 )
 
@@ -203,6 +204,20 @@ class AuditEventAdmin(ModelGateAdmin):
     list_filter = ["action", "team"]
     search_fields = ["action", "actor__username", "registered_model__name"]
     list_select_related = ["actor", "team", "registered_model", "model_version"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(StageEvent)
+class StageEventAdmin(ModelGateAdmin):
+    """Which version held which stage when (read-only: promotions go through the review pages
+    and the API, which check approvals, gates and the artifact)."""
+
+    list_display = [
+        "created_at", "registered_model", "stage", "kind", "from_version", "to_version", "actor",
+    ]  # fmt: skip
+    list_filter = ["stage", "kind", "registered_model__team"]
+    search_fields = ["registered_model__name", "actor__username", "comment"]
+    list_select_related = ["registered_model", "from_version", "to_version", "actor"]
     date_hierarchy = "created_at"
 
 

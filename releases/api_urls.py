@@ -37,4 +37,33 @@ urlpatterns = [
         apis.VersionDisagreementsApi.as_view(),
         name="api-version-disagreements",
     ),
+    path("audit/", apis.AuditListApi.as_view(), name="api-audit-list"),
+    path("models/<str:name>/webhooks/", apis.WebhookListApi.as_view(), name="api-webhook-list"),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/",
+        apis.WebhookDetailApi.as_view(),
+        name="api-webhook-detail",
+    ),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/deliveries/",
+        apis.WebhookDeliveryListApi.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/reviews/",
+        apis.VersionReviewApi.as_view(),
+        name="api-version-reviews",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/promote/",
+        apis.VersionPromoteApi.as_view(),
+        name="api-version-promote",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/archive/",
+        apis.VersionArchiveApi.as_view(),
+        name="api-version-archive",
+    ),
+    path("models/<str:name>/rollback/", apis.ModelRollbackApi.as_view(), name="api-model-rollback"),
+    path("models/<str:name>/stages/", apis.ModelStagesApi.as_view(), name="api-model-stages"),
 ]

@@ -67,3 +67,16 @@ def local_copy(name: str, *, suffix: str = "") -> Iterator[Path]:
         shutil.copyfileobj(src, dst, _CHUNK)
         dst.flush()
         yield Path(dst.name)
+
+
+def stored_sha256(name: str) -> str | None:
+    """The sha256 of the stored file, read through the storage API in chunks (never whole into
+    memory); None when the file is gone."""
+    digest = hashlib.sha256()
+    try:
+        with default_storage.open(name, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except (FileNotFoundError, OSError):
+        return None
+    return digest.hexdigest()

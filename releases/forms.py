@@ -4,8 +4,8 @@ import json
 
 from django import forms
 
-from releases.limits import DESCRIPTION_MAX_CHARS, MODEL_CARD_MAX_CHARS
-from releases.models import slug_validator
+from releases.limits import COMMENT_MAX_CHARS, DESCRIPTION_MAX_CHARS, MODEL_CARD_MAX_CHARS
+from releases.models import MAX_REQUIRED_APPROVALS, WEBHOOK_EVENTS, ReviewDecision, slug_validator
 
 
 def _too_long(label: str) -> dict[str, str]:
@@ -126,3 +126,75 @@ class TrustTypesForm(forms.Form):
     def __init__(self, *args: object, types: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["types"].choices = [(t, t) for t in types]
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(
+        label="Payload URL",
+        max_length=2000,
+        help_text="http(s), reachable on a public address; ModelGate POSTs signed JSON to it.",
+        widget=forms.TextInput(
+            attrs={"inputmode": "url", "placeholder": "https://ci.example.com/hooks/modelgate"}
+        ),
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in WEBHOOK_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which events to send.",
+    )
+
+
+def comment_field(
+    label: str = "Comment", *, required: bool = False, **kwargs: object
+) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={**_too_long(label.lower()), "required": "Say why: a comment is required."},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class ReviewForm(forms.Form):
+    """Approve or reject: one comment box and two buttons that send ``decision``."""
+
+    decision = forms.ChoiceField(
+        choices=ReviewDecision.choices,
+        error_messages={
+            "required": "Choose approve or reject.",
+            "invalid_choice": "Choose approve or reject.",
+        },
+    )
+    comment = comment_field(help_text="What you checked. Required to reject: say what to fix.")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("decision") == ReviewDecision.REJECT and not data.get("comment"):
+            self.add_error("comment", "Say why you reject it: a comment is required.")
+        return data
+
+
+class PromoteForm(forms.Form):
+    comment = comment_field(help_text="Why now: shown in the stage history.")
+    override_reason = comment_field(
+        "Override reason",
+        help_text="Admins only: why this version may serve production although its release "
+        "gates failed. Recorded in the history and the audit trail.",
+    )
+
+
+class StageChangeForm(forms.Form):
+    """Rollback and archive: a comment for the history."""
+
+    comment = comment_field(help_text="Why: shown in the stage history.")
+
+
+class ApprovalPolicyForm(forms.Form):
+    required_approvals = forms.TypedChoiceField(
+        label="Approvals required",
+        coerce=int,
+        choices=[(n, str(n)) for n in range(1, MAX_REQUIRED_APPROVALS + 1)],
+        help_text="From different reviewers, never the uploader.",
+    )

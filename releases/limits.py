@@ -15,6 +15,8 @@ MODEL_CARD_MAX_CHARS = 100_000
 NOTES_MAX_CHARS = 10_000
 TAGS_MAX_PER_VERSION = 20
 TAG_MAX_CHARS = 50
+# Review, promotion, rollback and archive comments, and an admin's override reason.
+COMMENT_MAX_CHARS = 5_000
 
 
 def check_length(*, field: str, label: str, value: str | None, limit: int) -> None:

@@ -6,7 +6,7 @@ Statuses change only in ``releases.services``, inside a transaction holding the 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from knox.models import AbstractAuthToken
 
@@ -57,6 +57,10 @@ class Membership(models.Model):
         return f"{self.user} is {self.role} in {self.team}"
 
 
+# A team rarely has more reviewers than this; a higher number would block every release.
+MAX_REQUIRED_APPROVALS = 5
+
+
 class RegisteredModel(models.Model):
     """A named model owned by a team; its versions are the releasable units."""
 
@@ -79,6 +83,11 @@ class RegisteredModel(models.Model):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_REQUIRED_APPROVALS)],
+        help_text="Approvals from different reviewers a version needs to become approved.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -153,7 +162,11 @@ SERVABLE_STATUSES = frozenset({VersionStatus.APPROVED})
 
 # The only moves a version's status may make; services check it before every change.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    VersionStatus.PENDING: frozenset({VersionStatus.VALIDATING, VersionStatus.VALIDATION_FAILED}),
+    # A pending version may be archived (e.g. one nobody will trust types for); a validating
+    # one may not, since the worker holds it.
+    VersionStatus.PENDING: frozenset(
+        {VersionStatus.VALIDATING, VersionStatus.VALIDATION_FAILED, VersionStatus.ARCHIVED}
+    ),
     VersionStatus.VALIDATING: frozenset(
         {VersionStatus.VALIDATED, VersionStatus.VALIDATION_FAILED, VersionStatus.PENDING}
     ),
@@ -167,6 +180,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     VersionStatus.VALIDATION_FAILED: frozenset({VersionStatus.ARCHIVED, VersionStatus.PENDING}),
+    # "Approved" means every required approval is in (RegisteredModel.required_approvals).
     VersionStatus.APPROVED: frozenset({VersionStatus.ARCHIVED}),
     VersionStatus.REJECTED: frozenset(),
     VersionStatus.ARCHIVED: frozenset(),
@@ -238,6 +252,116 @@ class ModelVersion(models.Model):
         return sorted(set(self.untrusted_types) - vouched)
 
 
+class ReviewDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class Review(models.Model):
+    """One reviewer's decision on one version, bound to the artifact bytes they looked at.
+
+    A version becomes approved once ``required_approvals`` different reviewers (never its
+    uploader) approved it; one rejection rejects it. Rows are written only by
+    ``releases.services.review``.
+    """
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="reviews"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=ReviewDecision.choices)
+    comment = models.TextField(blank=True)
+    artifact_sha256 = models.CharField(
+        max_length=64, help_text="What the stored file hashed to when the reviewer decided."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # One decision per reviewer: N approvals always come from N different people.
+            models.UniqueConstraint(
+                fields=["model_version", "reviewer"], name="review_one_per_reviewer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision}s {self.model_version}"
+
+
+class Stage(models.TextChoices):
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class StageAssignment(models.Model):
+    """Which version holds a stage of a model now: at most one per (model, stage), enforced by
+    the database. Changed only by ``releases.services.review``, which writes a StageEvent too."""
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="stage_assignments"
+    )
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.RESTRICT, related_name="stage_assignments"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["registered_model", "stage"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registered_model", "stage"], name="stage_one_version_per_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} {self.stage}: v{self.model_version.version}"
+
+
+class StageEventKind(models.TextChoices):
+    PROMOTE = "promote", "Promote"
+    ROLLBACK = "rollback", "Rollback"
+    ARCHIVE = "archive", "Archive"
+    OVERRIDE = "override", "Override"
+
+
+class StageEvent(models.Model):
+    """One change of the version holding a stage: the stage's history, oldest first.
+
+    Versions in the history (or holding a stage) cannot be deleted on their own (RESTRICT);
+    deleting the whole model takes its history with it."""
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="stage_events"
+    )
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    kind = models.CharField(max_length=10, choices=StageEventKind.choices)
+    from_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+    )
+    to_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    override_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} {self.stage} {self.kind}"
+
+
 class AuditEvent(models.Model):
     """An append-only record of one action. Database triggers refuse UPDATE and DELETE."""
 
@@ -288,3 +412,77 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.token_key}… ({self.user})"
+
+
+# Audit actions that are announced to webhooks, and the event name each becomes.
+WEBHOOK_EVENT_FOR_ACTION: dict[str, str] = {
+    "version.upload": "version.created",
+    "version.validated": "version.validated",
+    "version.validation_failed": "version.validation_failed",
+    "version.approve": "version.approved",
+    "version.reject": "version.rejected",
+    "version.promote": "version.promoted",
+    "model.rollback": "model.rolled_back",
+    "version.archive": "version.archived",
+}
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(WEBHOOK_EVENT_FOR_ACTION.values())
+
+
+class Webhook(models.Model):
+    """A URL told about a model's release events, by signed JSON POSTs.
+
+    The signing secret is shown once, at creation; ``secret_encrypted`` keeps it encrypted with a
+    key derived from SECRET_KEY (the server must sign with it, so it cannot be a hash).
+    """
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list, help_text="Event names; all of WEBHOOK_EVENTS.")
+    secret_encrypted = models.TextField()
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["registered_model", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} → {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one webhook, with every attempt (status code, duration, error)."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    audit_event = models.ForeignKey(
+        AuditEvent, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    event = models.CharField(max_length=60)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempt_log = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} → webhook {self.webhook_id}: {self.status}"

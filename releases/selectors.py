@@ -10,7 +10,7 @@ from typing import TypedDict
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files.storage import default_storage
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from releases.errors import Forbidden, NotFound
@@ -20,9 +20,16 @@ from releases.models import (
     Membership,
     ModelVersion,
     RegisteredModel,
+    Review,
+    ReviewDecision,
     Role,
+    Stage,
+    StageAssignment,
+    StageEvent,
     Team,
     VersionStatus,
+    Webhook,
+    WebhookDelivery,
 )
 
 AnyUser = User | AnonymousUser
@@ -33,6 +40,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "upload": frozenset({Role.DATA_SCIENTIST}),
     "edit": frozenset({Role.DATA_SCIENTIST}),
     "review": frozenset({Role.REVIEWER}),
+    "promote": frozenset({Role.REVIEWER}),
+    # Data scientists archive only their own versions that hold no stage (the service checks).
+    "archive": frozenset({Role.REVIEWER, Role.DATA_SCIENTIST}),
     "label": frozenset({Role.LABELER}),
     "admin": frozenset(),
 }
@@ -153,7 +163,11 @@ def model_versions_for_model(*, registered_model: RegisteredModel) -> QuerySet[M
     return (
         ModelVersion.objects.filter(registered_model=registered_model)
         .select_related("uploaded_by", "evaluation_dataset", "registered_model__team")
-        .prefetch_related("tags")
+        .prefetch_related(
+            "tags",
+            Prefetch("stage_assignments", queryset=StageAssignment.objects.order_by("stage")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer")),
+        )
         .order_by("-version")
     )
 
@@ -228,15 +242,46 @@ def versions_visible(
     return qs
 
 
-def versions_awaiting_review(
-    *, user: AnyUser, team: str = "", limit: int = 20
-) -> list[ModelVersion]:
-    """Validated versions a reviewer may decide on (never their own uploads), oldest first."""
-    return list(
+def _awaiting_my_review(user: AnyUser, team: str = "") -> QuerySet[ModelVersion]:
+    # Validated, not uploaded by me, and not already decided by me (with N approvals required
+    # a version I approved waits for someone else, not for me).
+    return (
         versions_visible(user=user, team=team, action="review")
         .filter(status=VersionStatus.VALIDATED)
         .exclude(uploaded_by_id=user.pk)
+        .exclude(reviews__reviewer_id=user.pk)
+    )
+
+
+def versions_awaiting_review(
+    *, user: AnyUser, team: str = "", limit: int = 20
+) -> list[ModelVersion]:
+    """Validated versions a reviewer may decide on (never their own uploads, never ones they
+    already decided), oldest first."""
+    return list(
+        _awaiting_my_review(user, team)
+        .annotate(
+            approval_count=Count("reviews", filter=Q(reviews__decision=ReviewDecision.APPROVE))
+        )
         .order_by("created_at", "pk")[:limit]
+    )
+
+
+def review_inbox_count(*, user: AnyUser) -> int:
+    """How many versions wait for this reviewer (decision or trust), in one query, for the
+    navigation. Counts pending uploads with untrusted types nobody trusted for the version; the
+    home page also subtracts the admin's global allowlist, which lives in settings."""
+    if not user.is_authenticated:
+        return 0
+    mine = Q(status=VersionStatus.VALIDATED) & ~Q(
+        id__in=Review.objects.filter(reviewer_id=user.pk).values("model_version_id")
+    )
+    waiting_trust = Q(status=VersionStatus.PENDING) & ~Q(untrusted_types=[])
+    return (
+        versions_visible(user=user, action="review")
+        .exclude(uploaded_by_id=user.pk)
+        .filter(mine | waiting_trust)
+        .count()
     )
 
 
@@ -296,13 +341,89 @@ def untrusted_type_rows(model_version: ModelVersion) -> list[UntrustedTypeRow]:
     return rows
 
 
-def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:
-    """The version live traffic gets. Until stages exist (promotion), the newest approved one."""
-    return (
-        ModelVersion.objects.filter(registered_model=registered_model, status="approved")
-        .order_by("-version")
+def stage_version(*, registered_model: RegisteredModel, stage: str) -> ModelVersion | None:
+    """The version holding ``stage`` of the model now, from the stage rows."""
+    assignment = (
+        StageAssignment.objects.filter(registered_model=registered_model, stage=stage)
+        .select_related("model_version__registered_model__team", "model_version__uploaded_by")
         .first()
     )
+    return assignment.model_version if assignment else None
+
+
+def production_version(*, registered_model: RegisteredModel) -> ModelVersion | None:
+    """The version live traffic gets: the one holding the production stage, or None."""
+    return stage_version(registered_model=registered_model, stage=Stage.PRODUCTION)
+
+
+def staging_version(*, registered_model: RegisteredModel) -> ModelVersion | None:
+    return stage_version(registered_model=registered_model, stage=Stage.STAGING)
+
+
+def stages_of_model(*, registered_model: RegisteredModel) -> dict[str, ModelVersion]:
+    """stage -> the version holding it now (absent stages are left out), in one query."""
+    return {
+        a.stage: a.model_version
+        for a in StageAssignment.objects.filter(registered_model=registered_model).select_related(
+            "model_version"
+        )
+    }
+
+
+def stage_events_for_model(
+    *, registered_model: RegisteredModel, limit: int = 100
+) -> list[StageEvent]:
+    """The model's stage history, newest first."""
+    return list(
+        StageEvent.objects.filter(registered_model=registered_model)
+        .select_related("from_version", "to_version", "actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def rollback_target(*, registered_model: RegisteredModel, stage: str) -> ModelVersion | None:
+    """The version that held ``stage`` before the current one, replaying the stage's history
+    as a stack: a promotion pushes its version, a rollback pops the version it replaced, a
+    version archived out of the stage leaves it. Repeated rollbacks walk further back, past
+    versions no longer approved."""
+    events = StageEvent.objects.filter(registered_model=registered_model, stage=stage).order_by(
+        "created_at", "pk"
+    )
+    stack: list[int] = []
+    for from_id, to_id, kind in events.values_list("from_version_id", "to_version_id", "kind"):
+        if to_id is None or kind == "rollback":
+            stack = [v for v in stack if v != from_id]
+        if to_id is not None:
+            stack = [v for v in stack if v != to_id] + [to_id]
+    current = StageAssignment.objects.filter(
+        registered_model=registered_model, stage=stage
+    ).values_list("model_version_id", flat=True)
+    current_id = current.first()
+    # Only a version that may still serve is a target: archived ones are gone for good.
+    servable = set(
+        ModelVersion.objects.filter(pk__in=stack, status=VersionStatus.APPROVED).values_list(
+            "pk", flat=True
+        )
+    )
+    candidates = [v for v in stack if v != current_id and v in servable]
+    if not candidates:
+        return None
+    return ModelVersion.objects.get(pk=candidates[-1])
+
+
+def version_artifact_intact(version: ModelVersion) -> bool:
+    """Does the stored file still hash to what was uploaded and to what every reviewer
+    approved? Re-reads the whole file through the storage API, streaming: call it before
+    promoting or serving, not on every page."""
+    from releases.artifact_store import stored_sha256
+
+    approved = set(
+        Review.objects.filter(model_version=version, decision=ReviewDecision.APPROVE).values_list(
+            "artifact_sha256", flat=True
+        )
+    )
+    actual = stored_sha256(str(version.artifact.name))
+    return actual is not None and {version.sha256, *approved} == {actual}
 
 
 def api_token_current(*, user: AnyUser) -> ApiToken | None:
@@ -314,4 +435,64 @@ def api_token_current(*, user: AnyUser) -> ApiToken | None:
         .filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
         .order_by("-created")
         .first()
+    )
+
+
+# --- Audit trail and webhooks ------------------------------------------------------------------
+
+
+def audit_events_visible(*, user: AnyUser) -> QuerySet[AuditEvent]:
+    """Admins see every event; others the events of their teams, their own actions, and the
+    changes to their own API token (also when an admin revoked it)."""
+    qs = AuditEvent.objects.select_related("actor", "team", "registered_model", "model_version")
+    if user_is_admin(user=user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    own_token = Q(
+        team__isnull=True, action__startswith="token.", payload__username=user.get_username()
+    )
+    return qs.filter(
+        Q(team_id__in=list(roles_by_team(user=user))) | Q(actor_id=user.pk) | own_token
+    )
+
+
+def audit_events_for_model(
+    *, registered_model: RegisteredModel, limit: int = 20
+) -> QuerySet[AuditEvent]:
+    """The model's history (its own events and its versions'), newest first."""
+    return (
+        AuditEvent.objects.filter(registered_model=registered_model)
+        .select_related("actor", "model_version")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def audit_action_names(*, user: AnyUser) -> list[str]:
+    """The actions that occur in what the user may see, for the filter's choices."""
+    return sorted(
+        set(audit_events_visible(user=user).order_by().values_list("action", flat=True).distinct())
+    )
+
+
+def webhooks_for_model(*, registered_model: RegisteredModel) -> QuerySet[Webhook]:
+    return Webhook.objects.filter(registered_model=registered_model).select_related("created_by")
+
+
+def webhook_get_for_user(*, user: AnyUser, name: str, webhook_id: int) -> Webhook:
+    """A webhook of a model the user may manage webhooks of (reviewers and admins)."""
+    model = registered_model_get_for_user(user=user, name=name, action="review")
+    webhook = webhooks_for_model(registered_model=model).filter(pk=webhook_id).first()
+    if webhook is None:
+        raise NotFound(f"Model {name!r} has no webhook {webhook_id}.")
+    return webhook
+
+
+def webhook_deliveries_for_model(
+    *, registered_model: RegisteredModel, limit: int = 20
+) -> QuerySet[WebhookDelivery]:
+    return (
+        WebhookDelivery.objects.filter(webhook__registered_model=registered_model)
+        .select_related("webhook")
+        .order_by("-created_at", "-id")[:limit]
     )

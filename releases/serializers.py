@@ -6,9 +6,19 @@ import json
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from releases.models import ModelVersion, RegisteredModel, VersionStatus
+from releases.limits import COMMENT_MAX_CHARS
+from releases.models import (
+    MAX_REQUIRED_APPROVALS,
+    ModelVersion,
+    RegisteredModel,
+    ReviewDecision,
+    Stage,
+    StageEvent,
+    VersionStatus,
+)
 
 
 class StrictStringMixin:
@@ -90,6 +100,13 @@ class RegisteredModelUpdateInput(serializers.Serializer):
         except GatePolicyError as exc:
             raise serializers.ValidationError(exc.message) from None
 
+    required_approvals = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_REQUIRED_APPROVALS,
+        help_text="Approvals from different reviewers a version needs (reviewers and admins).",
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Unknown fields are ignored, but silently ignoring a rename would mislead the caller.
         refused = {
@@ -113,7 +130,8 @@ class RegisteredModelOutput(serializers.ModelSerializer):
         model = RegisteredModel
         fields = [
             "name", "team", "description", "model_card", "created_at", "updated_at",
-            "version_count", "latest_version", "evaluation_dataset", "gates", "url",
+            "version_count", "latest_version", "evaluation_dataset", "required_approvals",
+            "gates", "url",
         ]  # fmt: skip
 
     def get_url(self, obj: RegisteredModel) -> str:
@@ -140,6 +158,20 @@ class ModelVersionUploadInput(serializers.Serializer):
     )
 
 
+class ReviewOutput(serializers.Serializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
+    comment = serializers.CharField()
+    artifact_sha256 = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ApprovalsOutput(serializers.Serializer):
+    required = serializers.IntegerField(help_text="Approvals the model's policy asks for.")
+    received = serializers.IntegerField()
+    reviews = ReviewOutput(many=True)
+
+
 class ModelVersionOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="registered_model.name")
     uploaded_by = serializers.CharField(source="uploaded_by.username", default=None)
@@ -151,6 +183,8 @@ class ModelVersionOutput(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices)
     validation_report = serializers.SerializerMethodField()
     validation_url = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField()
+    approvals = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -159,7 +193,8 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "estimator_class", "parameters", "signature", "signature_diff", "untrusted_types",
             "trusted_types", "pending_trust", "validation_error", "validation_report",
             "evaluation_dataset", "notes", "tags", "uploaded_by", "created_at",
-            "status_changed_at", "artifact_url", "validation_url", "url",
+            "status_changed_at", "stages", "approvals", "artifact_url", "validation_url",
+            "url",
         ]  # fmt: skip
 
     # The version keeps a short summary; the whole report is at validation_url.
@@ -181,6 +216,19 @@ class ModelVersionOutput(serializers.ModelSerializer):
     def get_validation_url(self, obj: ModelVersion) -> str:
         return reverse("api-version-validation", args=[obj.registered_model.name, obj.version])
 
+    def get_stages(self, obj: ModelVersion) -> list[str]:
+        """The stages this version holds now (prefetched by the selector)."""
+        return sorted(a.stage for a in obj.stage_assignments.all())
+
+    @extend_schema_field(ApprovalsOutput)
+    def get_approvals(self, obj: ModelVersion) -> dict[str, Any]:
+        reviews = list(obj.reviews.all())
+        return {
+            "required": obj.registered_model.required_approvals,
+            "received": sum(r.decision == ReviewDecision.APPROVE for r in reviews),
+            "reviews": ReviewOutput(reviews, many=True).data,
+        }
+
     def get_tags(self, obj: ModelVersion) -> list[str]:
         return [t.name for t in obj.tags.all()]
 
@@ -199,3 +247,59 @@ class ModelVersionOutput(serializers.ModelSerializer):
 
 class TrustTypesInput(serializers.Serializer):
     types = serializers.ListField(child=StrictCharField(max_length=300), min_length=1)
+
+
+def _comment(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(required=False, allow_blank=True, max_length=COMMENT_MAX_CHARS, **kwargs)
+
+
+class ReviewInput(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=ReviewDecision.choices,
+        error_messages={"invalid_choice": "Decide 'approve' or 'reject', not {input!r}."},
+    )
+    comment = _comment(help_text="Why; required to reject.")
+
+
+class PromoteInput(serializers.Serializer):
+    stage = serializers.ChoiceField(
+        choices=Stage.choices,
+        error_messages={"invalid_choice": "Promote to 'staging' or 'production', not {input!r}."},
+    )
+    comment = _comment()
+    override_reason = _comment(
+        help_text="Admins only: promote to production although release gates failed, and why."
+    )
+
+
+class RollbackInput(serializers.Serializer):
+    stage = serializers.ChoiceField(
+        choices=Stage.choices,
+        error_messages={"invalid_choice": "Roll back 'staging' or 'production', not {input!r}."},
+    )
+    comment = _comment()
+
+
+class ArchiveInput(serializers.Serializer):
+    comment = _comment()
+
+
+class StageEventOutput(serializers.ModelSerializer):
+    from_version = serializers.IntegerField(source="from_version.version", default=None)
+    to_version = serializers.IntegerField(source="to_version.version", default=None)
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = StageEvent
+        fields = [
+            "stage", "kind", "from_version", "to_version", "actor", "comment",
+            "override_reason", "created_at",
+        ]  # fmt: skip
+
+
+class StagesOutput(serializers.Serializer):
+    current = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="stage -> the version number holding it, or null.",
+    )
+    history = StageEventOutput(many=True, help_text="Newest first.")

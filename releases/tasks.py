@@ -15,7 +15,7 @@ from django.db import DatabaseError
 
 from releases import selectors, services
 from releases.artifact_store import local_copy
-from releases.models import VALIDATION_STAGES, ModelVersion
+from releases.models import VALIDATION_STAGES, ModelVersion, WebhookDelivery
 from releases.sandbox import SandboxFailure, SandboxLimits
 from releases.sandbox.validation import ProductionInput, validate_in_sandbox
 
@@ -166,3 +166,16 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
 def _transient_reason(exc: BaseException) -> str:
     # For the audit trail, which the team can read: the kind of failure, never its text.
     return "database unavailable" if isinstance(exc, DatabaseError) else "file storage unavailable"
+
+
+@shared_task(name="releases.deliver_webhook", bind=True, max_retries=None)
+def deliver_webhook(self: Task, *, delivery_id: int) -> str:
+    """One attempt at a webhook delivery; on a network error, a timeout, 408/425/429 or a 5xx
+    it comes back after an exponential backoff, until MODELGATE_WEBHOOK_MAX_ATTEMPTS attempts
+    (counted in the delivery row, so the bound survives worker restarts)."""
+    outcome = services.webhook_delivery_attempt(delivery_id=delivery_id)
+    if outcome == "retry":
+        attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True)
+        delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
+        raise self.retry(countdown=delay)
+    return outcome

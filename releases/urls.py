@@ -1,6 +1,6 @@
 from django.urls import path
 
-from releases import views
+from releases import review_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,5 +20,34 @@ urlpatterns = [
         "models/<str:name>/versions/<int:version>/trust/",
         views.version_trust,
         name="version-trust",
+    ),
+    path("audit/", views.audit_list, name="audit-list"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("models/<str:name>/webhooks/new/", views.webhook_create, name="webhook-create"),
+    path(
+        "models/<str:name>/webhooks/<int:webhook_id>/delete/",
+        views.webhook_delete,
+        name="webhook-delete",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/review/",
+        review_views.version_review,
+        name="version-review",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/promote/",
+        review_views.version_promote,
+        name="version-promote",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/archive/",
+        review_views.version_archive,
+        name="version-archive",
+    ),
+    path("models/<str:name>/rollback/", review_views.model_rollback, name="model-rollback"),
+    path(
+        "models/<str:name>/approvals/",
+        review_views.model_approval_policy,
+        name="model-approval-policy",
     ),
 ]

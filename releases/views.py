@@ -9,22 +9,29 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from releases import selectors, services, version_page
+from releases.audit_export import audit_csv_lines
 from releases.errors import DomainError, Forbidden
+from releases.filters import AuditEventFilter
 from releases.forms import (
+    ApprovalPolicyForm,
     ModelFilterForm,
     RegisteredModelEditForm,
     RegisteredModelForm,
     TrustTypesForm,
+    WebhookForm,
 )
 from releases.markdown import render_markdown
 from releases.models import (
+    ALLOWED_TRANSITIONS,
+    WEBHOOK_EVENTS,
     ModelVersion,
     RegisteredModel,
     Role,
@@ -139,14 +146,29 @@ def model_create(request: HttpRequest) -> HttpResponse:
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = selectors.registered_model_get_for_user(user=request.user, name=name)
     versions = list(selectors.model_versions_for_model(registered_model=model))
-    production = selectors.production_version(registered_model=model)
+    stages = selectors.stages_of_model(registered_model=model)
+    can_promote = selectors.user_can(user=request.user, team_id=model.team_id, action="promote")
     return render(
         request,
         "releases/model_detail.html",
         {
             "model": model,
             "versions": versions,
-            "production": production,
+            "production": stages.get("production"),
+            "staging": stages.get("staging"),
+            "stage_events": selectors.stage_events_for_model(registered_model=model, limit=50),
+            "can_promote": can_promote,
+            "rollback_targets": {
+                stage: selectors.rollback_target(registered_model=model, stage=stage)
+                for stage in ("production", "staging")
+            }
+            if can_promote
+            else {},
+            "approval_form": ApprovalPolicyForm(
+                initial={"required_approvals": model.required_approvals}
+            )
+            if selectors.user_can(user=request.user, team_id=model.team_id, action="review")
+            else None,
             "dataset": model.evaluation_dataset,
             "model_card": render_markdown(model.model_card),
             "can_upload": selectors.user_can(
@@ -156,8 +178,21 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
             "api_upload_url": request.build_absolute_uri(
                 reverse("api-version-list", args=[model.name])
             ),
+            "history": selectors.audit_events_for_model(registered_model=model),
+            **_webhook_context(request, model),
         },
     )
+
+
+def _webhook_context(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
+    """Webhooks and their deliveries, for the people who manage them (reviewers, admins)."""
+    if not selectors.user_can(user=request.user, team_id=model.team_id, action="review"):
+        return {"can_manage_webhooks": False}
+    return {
+        "can_manage_webhooks": True,
+        "webhooks": selectors.webhooks_for_model(registered_model=model),
+        "deliveries": selectors.webhook_deliveries_for_model(registered_model=model),
+    }
 
 
 @login_required
@@ -268,6 +303,29 @@ def _version_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
         "live_url": reverse("version-live", args=[model.name, mv.version]),
         "artifact_url": reverse("api-version-artifact", args=[model.name, mv.version]),
         "audit": selectors.audit_events_for_version(model_version=mv),
+        **_release_context(user, mv),
+    }
+
+
+def _release_context(user: Any, mv: ModelVersion) -> dict[str, Any]:
+    """Stage chips and the review / promote / archive links the version page offers."""
+    team_id = mv.registered_model.team_id
+    held = sorted(a.stage for a in mv.stage_assignments.all())
+    releaser = selectors.user_can(user=user, team_id=team_id, action="promote")
+    may_archive = VersionStatus.ARCHIVED in ALLOWED_TRANSITIONS[mv.status] and (
+        releaser
+        or (
+            selectors.user_can(user=user, team_id=team_id, action="archive")
+            and mv.uploaded_by_id == user.pk
+            and not held
+        )
+    )
+    return {
+        "stage_chips": held,
+        "can_open_review": selectors.user_can(user=user, team_id=team_id, action="review")
+        and mv.status in (VersionStatus.VALIDATED, VersionStatus.APPROVED),
+        "can_promote": releaser and mv.status == VersionStatus.APPROVED,
+        "can_archive": may_archive,
     }
 
 
@@ -302,6 +360,9 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
     # Every listed type is a valid choice, so the service (not the form) says why one may not
     # be trusted, and a repeated confirmation of already-trusted types stays harmless.
     form = TrustTypesForm(request.POST, types=mv.untrusted_types)
+    # The review page has the same form; the reviewer goes back to where they trusted.
+    return_to = "review" if request.POST.get("return_to") == "review" else ""
+    back = "version-review" if return_to else "version-detail"
     status = 400
     if form.is_valid() and not form.cleaned_data["confirmed"]:
         chosen = set(form.cleaned_data["types"])
@@ -309,7 +370,7 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
         return render(
             request,
             "releases/version_trust_confirm.html",
-            {"model": mv.registered_model, "mv": mv, "rows": rows},
+            {"model": mv.registered_model, "mv": mv, "rows": rows, "return_to": return_to},
         )
     if form.is_valid():
         try:
@@ -325,9 +386,119 @@ def version_trust(request: HttpRequest, name: str, version: int) -> HttpResponse
                 f"Trusted for v{mv.version} only: {', '.join(form.cleaned_data['types'])}. "
                 "Validation starts once no untrusted type is left.",
             )
-            return redirect("version-detail", name=name, version=version)
+            return redirect(back, name=name, version=version)
     # Refused: show the page again with the reason beside the trust form, ticks kept.
     mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
     context = _version_context(request, mv)
     context.update(trust_form=form, can_trust=True, checked_types=request.POST.getlist("types"))
     return render(request, "releases/version_detail.html", context, status=status)
+
+
+# --- Audit trail -------------------------------------------------------------------------------
+
+
+def _audit_filtered(request: HttpRequest) -> tuple[AuditEventFilter, Any]:
+    filterset = AuditEventFilter(
+        request.GET, queryset=selectors.audit_events_visible(user=request.user)
+    )
+    return filterset, filterset.qs if filterset.is_valid() else None
+
+
+@login_required
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """Admins see every event; others their teams' events and their own token changes."""
+    filterset, qs = _audit_filtered(request)
+    page = Paginator(qs if qs is not None else [], 50).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.payload_json = json.dumps(event.payload, indent=2, sort_keys=True, default=str)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "releases/audit_list.html",
+        {
+            "page": page,
+            "filterset": filterset,
+            "errors": filterset.errors,
+            "values": {k: request.GET.get(k, "") for k in ("model", "actor", "action", "since",
+                                                           "until")},
+            "query": query.urlencode(),
+            "actions": selectors.audit_action_names(user=request.user),
+            "models": selectors.registered_models_visible(user=request.user).values_list(
+                "name", flat=True
+            ),
+            "is_admin": selectors.user_is_admin(user=request.user),
+        },
+        status=200 if qs is not None else 400,
+    )  # fmt: skip
+
+
+@login_required
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered list as CSV, streamed row by row (no size limit in memory)."""
+    filterset, qs = _audit_filtered(request)
+    if qs is None:
+        field, messages_ = next(iter(filterset.errors.items()))
+        return HttpResponse(
+            f"{field}: {' '.join(messages_)}", status=400, content_type="text/plain"
+        )
+    response = StreamingHttpResponse(
+        audit_csv_lines(qs.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="modelgate-audit-{stamp}.csv"'
+    return response
+
+
+# --- Webhooks ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_create(request: HttpRequest, name: str) -> HttpResponse:
+    model = selectors.registered_model_get_for_user(user=request.user, name=name, action="review")
+    form = WebhookForm(request.POST or None, initial={"events": list(WEBHOOK_EVENTS)})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                webhook, secret = services.webhook_create(
+                    actor=request.user,
+                    registered_model=model,
+                    url=form.cleaned_data["url"],
+                    events=form.cleaned_data["events"],
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = exc.status_code
+            else:
+                response = render(
+                    request,
+                    "releases/webhook_created.html",
+                    {"model": model, "webhook": webhook, "secret": secret},
+                    status=201,
+                )
+                # The only response that carries the secret must not be kept anywhere.
+                add_never_cache_headers(response)
+                return response
+    return render(
+        request, "releases/webhook_form.html", {"model": model, "form": form}, status=status
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_delete(request: HttpRequest, name: str, webhook_id: int) -> HttpResponse:
+    webhook = selectors.webhook_get_for_user(user=request.user, name=name, webhook_id=webhook_id)
+    if request.method == "POST":
+        services.webhook_delete(actor=request.user, webhook=webhook)
+        messages.success(request, f"Webhook to {webhook.url} deleted; it gets no more events.")
+        return redirect(reverse("model-detail", args=[name]) + "#webhooks-h")
+    return render(
+        request,
+        "releases/webhook_confirm_delete.html",
+        {"model": webhook.registered_model, "webhook": webhook},
+    )

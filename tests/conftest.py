@@ -85,7 +85,13 @@ def celery_worker_process(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery -A webapp worker` process on the configured broker and the test database."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        # Test webhook receivers listen on loopback; retries come back within seconds.
+        "MODELGATE_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+        "MODELGATE_WEBHOOK_RETRY_BASE_SECONDS": "1",
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [

@@ -3,7 +3,15 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from releases.models import Membership, ModelVersion, RegisteredModel, Role, Team
+from releases.models import (
+    EvaluationDataset,
+    Membership,
+    ModelVersion,
+    RegisteredModel,
+    Role,
+    Tag,
+    Team,
+)
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -55,11 +63,29 @@ def member(username: str, role: str, team: str):
     return user
 
 
+class EvaluationDatasetFactory(factory.django.DjangoModelFactory):
+    """An evaluation set row without a stored file (the one way tests build these rows)."""
+
+    class Meta:
+        model = EvaluationDataset
+
+    registered_model = factory.SubFactory(RegisteredModelFactory)
+    file = factory.Sequence(lambda n: f"datasets/eval-{n}.csv")
+    original_name = "eval.csv"
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    size = 2048
+    target = "label"
+    n_rows = 120
+    columns = factory.LazyAttribute(lambda o: ["age", "income", "city", o.target])
+
+
 class ModelVersionFactory(factory.django.DjangoModelFactory):
-    """A version row without a stored file, for pages and commands that only read rows."""
+    """A version row without a stored file, for pages and commands that only read rows (the one
+    way tests build version rows without uploading; ``tags=[...]`` names its tags)."""
 
     class Meta:
         model = ModelVersion
+        skip_postgeneration_save = True
 
     registered_model = factory.SubFactory(RegisteredModelFactory)
     version = factory.Sequence(lambda n: n + 1)
@@ -67,3 +93,8 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     artifact = factory.LazyAttribute(lambda o: f"artifacts/{o.sha256[:2]}/{o.sha256}.skops")
     size = 123_456
     format = "skops"
+
+    @factory.post_generation
+    def tags(obj, create, extracted, **kwargs):
+        if create and extracted:
+            obj.tags.set([Tag.objects.get_or_create(name=t)[0] for t in extracted])

@@ -376,6 +376,15 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# --- Webhooks -----------------------------------------------------------------------------------
+# Webhook URLs must resolve to public addresses; hosts named here (comma list, as written in the
+# URL: "hooks.internal,10.0.0.5") may be internal. Deliveries make at most MAX_ATTEMPTS tries,
+# waiting RETRY_BASE_SECONDS * 2**n (with jitter) between them.
+MODELGATE_WEBHOOK_ALLOW_HOSTS = env.list("MODELGATE_WEBHOOK_ALLOW_HOSTS", default=[])
+MODELGATE_WEBHOOK_MAX_ATTEMPTS = env_int("MODELGATE_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+MODELGATE_WEBHOOK_RETRY_BASE_SECONDS = env_int("MODELGATE_WEBHOOK_RETRY_BASE_SECONDS", 30)
+MODELGATE_WEBHOOK_TIMEOUT_SECONDS = env_int("MODELGATE_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+
 # --- Security -----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the upload page's fetch() reads it to send X-CSRFToken

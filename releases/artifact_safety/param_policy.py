@@ -4,7 +4,8 @@ The type allowlist says which classes may be built; it cannot say how they are c
 default-trusted scikit-learn classes can be configured to read files (a text vectorizer with
 ``input="filename"`` opens every value it is given as a path), call arbitrary functions
 (``tokenizer=``, ``FunctionTransformer(func=...)``, ``score_func=``), cache to disk
-(``memory=``) or start process pools (``n_jobs``). This module checks every object the loaded
+(``memory=``) or start process pools (``n_jobs``, which is reset to None, since it changes how
+a model computes and never what). This module checks every object the loaded
 model holds, through pipelines, column transformers, ensembles' fitted estimators, calibrated
 classifiers, lists, dicts and object arrays, with no depth cut-off (`ObjectWalk`).
 
@@ -80,7 +81,8 @@ def check_parameters(
     model: Any, *, trusted: Collection[str] = (), budget: int = DEFAULT_OBJECT_BUDGET
 ) -> None:
     """Raise `UnsafeArtifact` ("unsafe_parameter") for the first object configured to do I/O or
-    run code; ``trusted`` adds the names an administrator or reviewer trusted."""
+    run code; ``trusted`` adds the names an administrator or reviewer trusted. Resets every
+    ``n_jobs`` to None on the way (one process, same predictions)."""
     check_root_is_estimator(model)
     allowed_functions = (
         PURE_FUNCTIONS | DEFAULT_TRUSTED_TYPES | _LIBRARY_INTERNAL_FUNCTIONS | frozenset(trusted)
@@ -133,13 +135,11 @@ def _problem(obj: Any, allowed_functions: frozenset[str], trusted: frozenset[str
             "has memory= set, which caches to a directory on disk; set memory=None before "
             "saving the model."
         )
-    n_jobs = params.get("n_jobs")
-    if n_jobs is not None and not (isinstance(n_jobs, int | np.integer) and int(n_jobs) == 1):
-        return (
-            f"has n_jobs={n_jobs!r}; ModelGate runs models in one process without worker "
-            "pools. Set n_jobs=None (model.set_params(n_jobs=None) on every estimator that "
-            "has it) before saving."
-        )
+    if params.get("n_jobs") is not None:
+        # Worker pools inside the sandbox would multiply its memory and processes. n_jobs changes
+        # how a model computes, never what: reset it rather than refuse the many models that
+        # were saved with n_jobs=-1.
+        obj.n_jobs = None
     pre_dispatch = params.get("pre_dispatch")
     if isinstance(pre_dispatch, str) and pre_dispatch not in _PRE_DISPATCH_WORDS:
         # joblib evaluates a pre_dispatch string with eval().

@@ -157,10 +157,6 @@ class UntrustedReport:
     forbidden: tuple[str, ...]
     needs_trust: tuple[str, ...]
 
-    @property
-    def ok(self) -> bool:
-        return not self.forbidden and not self.needs_trust
-
 
 def classify_untrusted(*, untrusted: Iterable[str], trusted: Collection[str]) -> UntrustedReport:
     """Split skops' untrusted names: forbidden ones stay forbidden even if listed in ``trusted``;

@@ -28,6 +28,20 @@ from releases.services.registry import (
     registered_model_create,
     registered_model_update,
 )
+from releases.services.review import (
+    model_version_archive,
+    model_version_promote,
+    model_version_review,
+    registered_model_rollback,
+    registered_model_set_required_approvals,
+)
+from releases.services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliveries_enqueue,
+    webhook_delivery_attempt,
+    webhook_retry_delay,
+)
 
 __all__ = [
     "api_token_rotate",
@@ -37,18 +51,28 @@ __all__ = [
     "membership_change_role",
     "membership_remove",
     "model_version_abandon_validation",
+    "model_version_archive",
     "model_version_finish_validation",
+    "model_version_promote",
     "model_version_report_stage",
     "model_version_rerun_validation",
     "model_version_reset_validation",
+    "model_version_review",
     "model_version_start_validation",
     "model_version_trust_types",
     "model_version_upload",
     "registered_model_create",
+    "registered_model_rollback",
+    "registered_model_set_required_approvals",
     "registered_model_update",
     "team_create",
     "team_get_or_create",
     "team_update",
     "trusted_type_allowlist",
     "user_upsert",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_deliveries_enqueue",
+    "webhook_delivery_attempt",
+    "webhook_retry_delay",
 ]

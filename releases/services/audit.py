@@ -1,20 +1,22 @@
-"""The audit trail: every service writes one row per action (append-only in the database)."""
+"""The audit trail: every service writes one row per action (append-only in the database).
+
+Actions in ``WEBHOOK_EVENT_FOR_ACTION`` are also announced to the model's webhooks: the
+deliveries are rows of the same transaction and are sent once it commits.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.models import User
 
 from releases.models import (
+    WEBHOOK_EVENT_FOR_ACTION,
     AuditEvent,
     ModelVersion,
     RegisteredModel,
     Team,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def audit_record(
@@ -30,7 +32,7 @@ def audit_record(
         registered_model = model_version.registered_model
     if registered_model is not None and team is None:
         team = registered_model.team
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor=actor,
         action=action,
         team=team,
@@ -38,3 +40,9 @@ def audit_record(
         model_version=model_version,
         payload=payload or {},
     )
+    webhook_event = WEBHOOK_EVENT_FOR_ACTION.get(action)
+    if webhook_event is not None and registered_model is not None:
+        from releases.services.webhooks import webhook_deliveries_enqueue
+
+        webhook_deliveries_enqueue(audit_event=event, event=webhook_event)
+    return event

@@ -144,7 +144,13 @@ def membership_change_role(*, actor: User | None, membership: Membership, role: 
         actor=actor,
         action="membership.change_role",
         team=locked.team,
-        payload={"username": locked.user.get_username(), "old_role": old, "role": role},
+        payload={
+            "username": locked.user.get_username(),
+            "old_role": old,
+            "role": role,
+            "before": {"role": old},
+            "after": {"role": role},
+        },
     )
     _sync_admin_site_access(locked.user)
     return locked

@@ -281,6 +281,7 @@ def test_every_admin_page_a_modelgate_admin_uses_opens(
         f"/admin/releases/registeredmodel/{risk_model.pk}/change/",
         "/admin/releases/modelversion/",
         "/admin/releases/evaluationdataset/",
+        "/admin/releases/stageevent/",
         "/admin/auth/user/",
         "/admin/autocomplete/?app_label=releases&model_name=membership&field_name=user&term=da",
     ]

@@ -18,10 +18,15 @@ from releases.models import (
     ModelVersion,
     RegisteredModel,
     Role,
-    Tag,
     VersionStatus,
 )
-from tests.factories import MembershipFactory, RegisteredModelFactory, TeamFactory
+from tests.factories import (
+    EvaluationDatasetFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    RegisteredModelFactory,
+    TeamFactory,
+)
 from tests.releases import model_files as mf
 
 VERSIONS = "/api/v1/models/credit-risk/versions/"
@@ -35,18 +40,7 @@ files_under = mf.files_under
 
 def version_row(model: RegisteredModel, number: int, **fields: Any) -> ModelVersion:
     """A version row without a real artifact, for listing and filtering tests."""
-    tags = fields.pop("tags", ())
-    version = ModelVersion.objects.create(
-        registered_model=model,
-        version=number,
-        artifact=f"artifacts/00/{model.name}-{number}.skops",
-        sha256=f"{number:064x}",
-        size=1,
-        format="skops",
-        **fields,
-    )
-    version.tags.set([Tag.objects.get_or_create(name=t)[0] for t in tags])
-    return version
+    return ModelVersionFactory(registered_model=model, version=number, **fields)
 
 
 # --- registering models -----------------------------------------------------------------------
@@ -268,9 +262,7 @@ def test_model_list_query_count_does_not_grow_with_models(
     def add_models(start: int, stop: int) -> None:
         for i in range(start, stop):
             model = RegisteredModelFactory(name=f"m{i}", team=risk_team)
-            dataset = EvaluationDataset.objects.create(
-                registered_model=model, file="d.csv", sha256="0" * 64, size=1, target="y", n_rows=1
-            )
+            dataset = EvaluationDatasetFactory(registered_model=model)
             model.evaluation_dataset = dataset
             model.save()
             version_row(model, 1, evaluation_dataset=dataset, tags=["a", "b"])
@@ -288,9 +280,7 @@ def test_version_list_query_count_does_not_grow_with_versions(
     api: Any, owner: Any, risk_model: Any, django_assert_max_num_queries: Any
 ) -> None:
     client = api(owner)
-    dataset = EvaluationDataset.objects.create(
-        registered_model=risk_model, file="d.csv", sha256="0" * 64, size=1, target="y", n_rows=1
-    )
+    dataset = EvaluationDatasetFactory(registered_model=risk_model)
 
     def add_versions(start: int, stop: int) -> None:
         for n in range(start, stop):

@@ -359,10 +359,10 @@ def test_onnx_importing_a_custom_operator_domain_is_refused_without_parsing_the_
 def test_health_probe_answers_while_attack_uploads_run(
     live_server: Any, owner: Any, risk_model: Any, media_root: Path, settings: Any
 ) -> None:
-    from rest_framework.authtoken.models import Token
+    from releases.models import ApiToken
 
     settings.MODELGATE_MAX_SCHEMA_BYTES = 1024**2
-    token = Token.objects.create(user=owner)
+    _, key = ApiToken.objects.create(user=owner)
     attacks = [
         af.exponential_schema_bytes(levels=60),
         af.shared_array_file_bytes(nodes=3000),
@@ -392,7 +392,7 @@ def test_health_probe_answers_while_attack_uploads_run(
             + f"\r\n--{boundary}--\r\n".encode()
         )
         return request(
-            "POST", URL, body, Authorization=f"Token {token.key}",
+            "POST", URL, body, Authorization=f"Token {key}",
             **{"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )  # fmt: skip
 

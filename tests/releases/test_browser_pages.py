@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from releases.models import ModelVersion, Tag
-from tests.factories import PASSWORD
+from releases.models import ModelVersion
+from tests.factories import PASSWORD, ModelVersionFactory
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +27,13 @@ def test_long_unbroken_text_wraps_within_the_viewport_on_every_page(
     risk_model.description = "D" * 500
     risk_model.model_card = "C" * 5_000
     risk_model.save()
-    version = ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="a" * 64,
-        size=10, format="skops", uploaded_by=owner, notes="N" * 10_000,
+    ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner, notes="N" * 10_000,
         status="validation_failed", validation_error="E" * 3_000,
         validation_report={"stage": "failed", "error_code": "unusable"},
         untrusted_types=["mylib." + "T" * 200],
+        tags=[f"{i:02d}" + "g" * 48 for i in range(20)],
     )  # fmt: skip
-    version.tags.set([Tag.objects.create(name=f"{i:02d}" + "g" * 48) for i in range(20)])
     login(owner, password)
 
     for name, url in [
@@ -83,10 +82,11 @@ def test_api_docs_have_a_way_back_to_the_app(login, owner, password, page):
 
 @pytest.fixture
 def waiting_version(risk_model: Any, owner: Any) -> ModelVersion:
-    return ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="b" * 64,
-        size=10, format="skops", uploaded_by=owner,
-        untrusted_types=["mylib.Model", "mylib.Scaler"],
+    return ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner,
+        untrusted_types=[
+            "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+        ],
     )  # fmt: skip
 
 
@@ -100,18 +100,18 @@ def test_trust_boxes_start_unticked_and_the_confirmation_names_each_ticked_type(
     ).to_be_visible()
     page.get_by_role("link", name="v1").first.click()
 
-    model_box = page.get_by_role("checkbox", name="mylib.Model")
-    scaler_box = page.get_by_role("checkbox", name="mylib.Scaler")
+    model_box = page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree")
+    scaler_box = page.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree")
     expect(model_box).not_to_be_checked()
     expect(scaler_box).not_to_be_checked()
-    expect(page.get_by_text("from the package 'mylib'").first).to_be_visible()
+    expect(page.get_by_text("is a scikit-learn class").first).to_be_visible()
 
     model_box.check()
     page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
     dialog = page.get_by_role("dialog", name="Trust these types for v1 only?")
     expect(dialog).to_be_visible()
     expect(dialog.locator("li")).to_have_count(1)
-    expect(dialog.locator("li code")).to_have_text("mylib.Model")
+    expect(dialog.locator("li code")).to_have_text("sklearn.neighbors._kd_tree.KDTree")
     page.screenshot(path=tmp_path / "trust-confirm.png", full_page=True)
 
     dialog.get_by_role("button", name="Cancel").click()
@@ -121,11 +121,15 @@ def test_trust_boxes_start_unticked_and_the_confirmation_names_each_ticked_type(
 
     page.get_by_role("button", name="Trust the ticked types for v1 only…").click()
     dialog.get_by_role("button", name="Trust 1 type for v1 only").click()
-    expect(page.get_by_role("status")).to_contain_text("Trusted for v1 only: mylib.Model.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Trusted for v1 only: sklearn.neighbors._kd_tree.KDTree."
+    )
     waiting_version.refresh_from_db()
-    assert waiting_version.trusted_types == ["mylib.Model"]
-    expect(page.get_by_role("checkbox", name="mylib.Scaler")).not_to_be_checked()
-    expect(page.get_by_role("checkbox", name="mylib.Model")).to_have_count(0)
+    assert waiting_version.trusted_types == ["sklearn.neighbors._kd_tree.KDTree"]
+    expect(
+        page.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree")
+    ).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree")).to_have_count(0)
 
 
 def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
@@ -145,8 +149,8 @@ def test_uploaders_page_follows_a_reviewer_trusting_the_types_without_a_reload(
         other.get_by_label("Password").fill(PASSWORD)
         other.get_by_role("button", name="Sign in").click()
         other.goto("/models/credit-risk/versions/1/")
-        other.get_by_role("checkbox", name="mylib.Model").check()
-        other.get_by_role("checkbox", name="mylib.Scaler").check()
+        other.get_by_role("checkbox", name="sklearn.neighbors._kd_tree.KDTree").check()
+        other.get_by_role("checkbox", name="sklearn.neighbors._ball_tree.BallTree").check()
         other.get_by_role("button", name="Trust the ticked types for v1 only…").click()
         other.get_by_role("button", name="Trust 2 types for v1 only").click()
         expect(other.get_by_role("status")).to_contain_text("Trusted for v1 only")

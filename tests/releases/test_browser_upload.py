@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from releases.models import VALIDATION_STAGES, ModelVersion
+from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.browser
 
@@ -134,10 +135,9 @@ def test_version_page_follows_validation_without_a_reload_then_shows_the_result(
     from tests.releases.test_pages import make_dataset
 
     dataset = make_dataset(risk_model)
-    version = ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="0" * 64,
-        size=10, format="skops", uploaded_by=owner, evaluation_dataset=dataset,
-    )  # fmt: skip
+    version = ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner, evaluation_dataset=dataset
+    )
     login(owner, password)
     page.goto("/models/credit-risk/versions/1/")
     badge = page.locator("#status-badge .badge")
@@ -179,9 +179,8 @@ def test_version_page_follows_validation_without_a_reload_then_shows_the_result(
 def test_failed_validation_appears_in_place_with_its_stage_and_next_step(
     login, owner, password, page, risk_model, tmp_path
 ):
-    version = ModelVersion.objects.create(
-        registered_model=risk_model, version=1, artifact="artifacts/x.skops", sha256="0" * 64,
-        size=10, format="skops", uploaded_by=owner, status="validating",
+    version = ModelVersionFactory(
+        registered_model=risk_model, version=1, uploaded_by=owner, status="validating",
         validation_report={"stage": "reading signature"},
     )  # fmt: skip
     login(owner, password)

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from releases.models import AuditEvent, EvaluationDataset, RegisteredModel
+from tests.factories import EvaluationDatasetFactory
 from tests.releases import model_files as mf
 
 pytestmark = pytest.mark.django_db
@@ -275,11 +276,9 @@ def test_model_page_offers_edit_to_those_who_may_edit(
 
 
 def test_edit_page_is_prefilled_with_the_model(client: Any, owner: Any, risk_model: Any) -> None:
-    EvaluationDataset.objects.create(
-        registered_model=risk_model, file="datasets/e.csv", sha256="ab" * 32, size=1,
-        target="defaulted", n_rows=12,
-    )  # fmt: skip
-    risk_model.evaluation_dataset = EvaluationDataset.objects.get()
+    risk_model.evaluation_dataset = EvaluationDatasetFactory(
+        registered_model=risk_model, target="defaulted", n_rows=12
+    )
     risk_model.model_card = "# Card"
     risk_model.save()
     client.force_login(owner)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from releases.models import (
     AuditEvent,
@@ -17,10 +17,16 @@ from releases.models import (
     ModelVersion,
     RegisteredModel,
     Role,
+    StageAssignment,
     Tag,
     VersionStatus,
 )
-from tests.factories import MembershipFactory, TeamFactory
+from tests.factories import (
+    EvaluationDatasetFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    TeamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,29 +46,20 @@ SIGNATURE = {
 
 
 def make_version(model: RegisteredModel, number: int, **fields: Any) -> ModelVersion:
-    digest = hashlib.sha256(f"{model.name}-{number}".encode()).hexdigest()
-    defaults: dict[str, Any] = {
-        "artifact": f"artifacts/{digest}.skops",
-        "sha256": digest,
-        "size": 123_456,
-        "format": "skops",
-    }
-    return ModelVersion.objects.create(
-        registered_model=model, version=number, **{**defaults, **fields}
-    )
+    return ModelVersionFactory(registered_model=model, version=number, **fields)
+
+
+def hold_stage(version: ModelVersion, stage: str = "production") -> ModelVersion:
+    """Give the version a stage directly, as promotion would (without its checks)."""
+    StageAssignment.objects.create(
+        registered_model=version.registered_model, stage=stage, model_version=version,
+        assigned_at=timezone.now(),
+    )  # fmt: skip
+    return version
 
 
 def make_dataset(model: RegisteredModel, *, target: str = "churn") -> EvaluationDataset:
-    dataset = EvaluationDataset.objects.create(
-        registered_model=model,
-        file="datasets/eval.csv",
-        original_name="eval.csv",
-        sha256="ab" * 32,
-        size=2048,
-        target=target,
-        n_rows=120,
-        columns=["age", "income", "city", target],
-    )
+    dataset = EvaluationDatasetFactory(registered_model=model, target=target, sha256="ab" * 32)
     model.evaluation_dataset = dataset
     model.save(update_fields=["evaluation_dataset"])
     return dataset
@@ -166,7 +163,9 @@ def test_reviewer_sees_the_model_page_without_an_upload_button(client, reviewer,
 
 def test_model_page_lists_versions_and_the_standing_evaluation_set(client, owner, risk_model):
     make_dataset(risk_model)
-    make_version(risk_model, 1, status=VersionStatus.APPROVED, estimator_class="x.Pipeline")
+    hold_stage(
+        make_version(risk_model, 1, status=VersionStatus.APPROVED, estimator_class="x.Pipeline")
+    )
     make_version(risk_model, 2, status=VersionStatus.VALIDATION_FAILED, uploaded_by=owner)
     html = html_of(client, owner, model_url(risk_model))
     assert "Versions (2)" in html
@@ -228,6 +227,7 @@ def test_pending_version_polls_and_failed_version_says_what_to_do(client, owner,
         status=VersionStatus.VALIDATION_FAILED,
         validation_error="The CSV lacks column 'income'.",
         validation_report={"stage": "failed"},
+        uploaded_by=owner,
     )
     html = html_of(client, owner, version_url(risk_model, 2))
     assert 'data-poll="false"' in html
@@ -235,21 +235,22 @@ def test_pending_version_polls_and_failed_version_says_what_to_do(client, owner,
     assert "The CSV lacks column &#x27;income&#x27;." in html
     assert "What to do next" in html
     assert "Upload a fixed version" in html
-    assert "archived" not in html  # no archive control exists, so the page offers none
+    # The uploader may archive their own failed version: the page offers it.
+    assert 'href="/models/credit-risk/versions/2/archive/"' in html
 
 
 def test_version_page_shows_metrics_against_production_and_the_signature_change(
     client, owner, risk_model
 ):
     dataset = make_dataset(risk_model)
-    make_version(
+    hold_stage(make_version(
         risk_model,
         1,
         status=VersionStatus.APPROVED,
         signature=SIGNATURE,
         validation_report=report(120, accuracy=0.9, log_loss=0.3),
         evaluation_dataset=dataset,
-    )  # fmt: skip
+    ))  # fmt: skip
     make_version(
         risk_model,
         2,

@@ -28,6 +28,7 @@ from releases.artifact_safety import (
     scan_skops_schema,
     validate_fitted_trees,
 )
+from releases.artifact_safety.object_walk import ObjectWalk
 from tests.releases import attack_files as af
 from tests.releases.model_zoo import MODEL_NAMES, REFUSED_BY_POLICY, zoo_model, zoo_skops_bytes
 
@@ -128,21 +129,29 @@ def test_pure_numeric_functions_and_ufuncs_are_allowed() -> None:
     )
 
 
+def test_disk_caches_are_refused() -> None:
+    assert "memory=" in _refused(Pipeline([("m", LogisticRegression())], memory="/tmp/cache"))
+
+
 @pytest.mark.parametrize(
     "model",
     [
-        Pipeline([("m", LogisticRegression())], memory="/tmp/cache"),
         Pipeline(
             [("u", FeatureUnion([("s", StandardScaler())], n_jobs=4)), ("m", LogisticRegression())]
         ),
         RandomForestClassifier(n_jobs=-1),
         BaggingClassifier(LogisticRegression(n_jobs=2)),
     ],
-    ids=["memory", "union-n-jobs", "forest-n-jobs", "nested-n-jobs"],
+    ids=["union-n-jobs", "forest-n-jobs", "nested-n-jobs"],
 )  # fmt: skip
-def test_disk_caches_and_process_pools_are_refused(model: Any) -> None:
-    message = _refused(model)
-    assert "memory=" in message or "n_jobs=" in message
+def test_process_pools_are_switched_off_wherever_they_are_nested(model: Any) -> None:
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    model.fit(X, y)
+    expected = model.predict(X)
+    check_parameters(model)
+    jobs = [obj.n_jobs for obj, _ in ObjectWalk(model) if getattr(obj, "n_jobs", None) is not None]
+    assert jobs == []
+    assert (model.predict(X) == expected).all()
 
 
 def test_strings_that_joblib_evaluates_or_that_reach_python_internals_are_refused() -> None:

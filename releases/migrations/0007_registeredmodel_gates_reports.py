@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0004_admins_not_superusers_b"),
+        ("releases", "0006_webhooks"),
     ]
 
     operations = [
