@@ -231,3 +231,34 @@ def test_the_worker_stores_the_comparison_gates_and_a_safe_disagreement_csv(
         client.get("/api/v1/models/credit-risk/versions/1/validation/disagreements.csv").status_code
         == 404
     )
+
+
+def test_a_promoted_version_is_the_champion_and_failed_gates_block_the_challengers_promotion(
+    db, api, owner, reviewer, media_root, django_capture_on_commit_callbacks
+):
+    from releases.errors import DomainError
+    from releases.services.review import model_version_promote, model_version_review
+    from releases.tasks import validate_model_version
+
+    model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
+    client = api(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        v1 = _upload(client, sio.dumps(_champion()), with_csv=True)
+    validate_model_version.apply(kwargs={"version_id": v1.pk})
+    v1 = model_version_review(
+        actor=reviewer, model_version=ModelVersion.objects.get(pk=v1.pk), decision="approve"
+    )
+    model_version_promote(actor=reviewer, model_version=v1, stage="production")
+
+    type(model).objects.filter(pk=model.pk).update(gates={"min_metrics": {"accuracy": 0.999}})
+    with django_capture_on_commit_callbacks(execute=False):
+        v2 = _upload(client, sio.dumps(_challenger()), with_csv=False)
+    validate_model_version.apply(kwargs={"version_id": v2.pk})
+    v2.refresh_from_db()
+    assert v2.status == VersionStatus.VALIDATED
+    assert v2.validation_report["comparison"]["against_version"] == 1
+    assert v2.validation_report["gates_passed"] is False
+
+    v2 = model_version_review(actor=reviewer, model_version=v2, decision="approve")
+    with pytest.raises(DomainError, match=r"(?i)gate"):
+        model_version_promote(actor=reviewer, model_version=v2, stage="production")
