@@ -69,43 +69,57 @@ def main() -> None:
         artifact, csv = Path(tmp) / "model.skops", Path(tmp) / "eval.csv"
         sio.dump(model, artifact)
         X.assign(label=y).to_csv(csv, index=False)
-        floors, jobs, latency, reports = [], [], [], []
-        for _ in range(args.repeat):
-            floors.append(floor(model, X, y))
-            started = time.perf_counter()
-            report = validate_in_sandbox(
+
+        def job() -> dict:
+            return validate_in_sandbox(
                 artifact_path=artifact, artifact_format="skops", trusted=set(),
                 evaluation_path=csv, target="label", max_rows=args.rows,
                 max_uncompressed_bytes=2 * 1024**3, max_entries=100_000,
                 max_schema_bytes=64 * 1024**2, limits=SandboxLimits(memory_mb=4096),
             )  # fmt: skip
+
+        # A worker's first job starts a child from nothing; every later one gets the warm spare
+        # started (and importing) while the previous job ran. The table is the steady state.
+        started = time.perf_counter()
+        job()
+        cold = time.perf_counter() - started
+        floors, jobs, latency, reports = [], [], [], []
+        for _ in range(args.repeat):
+            floors.append(floor(model, X, y))
+            started = time.perf_counter()
+            report = job()
             jobs.append(time.perf_counter() - started)
             latency.append(report["timings"].get("measuring latency", 0.0))
             reports.append(report)
 
     report = reports[-1]
-    job, lat, base = statistics.median(jobs), statistics.median(latency), statistics.median(floors)
+    job_s, lat, base = (
+        statistics.median(jobs),
+        statistics.median(latency),
+        statistics.median(floors),
+    )
     print(f"validation benchmark: {args.rows:,} rows x 20 features, 100-tree random forest")
     print(f"sandbox mode: {resolve_mode('auto')}; artifact {artifact_size(report)}; "
           f"median of {args.repeat} runs")  # fmt: skip
     print()
     rows = [
         ("scikit-learn floor (predict_proba + metrics)", base),
-        ("validation job, whole (sandboxed child)", job),
+        ("first job of a worker (child starts cold)", cold),
+        ("validation job, whole (warm sandboxed child)", job_s),
         ("  of which latency measurement (fixed cost)", lat),
-        ("  job without the latency measurement", job - lat),
+        ("  job without the latency measurement", job_s - lat),
     ]
     for label, seconds in rows:
         print(f"{label:<48} {seconds:8.2f} s")
     print()
-    print(f"ratio (job - latency) / floor: {(job - lat) / base:.2f}x   (goal <= 1.50x)")
+    print(f"ratio (job - latency) / floor: {(job_s - lat) / base:.2f}x   (goal <= 1.50x)")
     timings = report["timings"]
     compute = timings.get("evaluating", 0.0) + timings.get("computing slices", 0.0)
     print(f"ratio (predict + metrics + curves + slices) / floor: {compute / base:.2f}x")
     print("where the job's time goes (child timings; the rest is process start and transfer):")
     for stage, seconds in timings.items():
         print(f"  {stage:<30} {seconds:8.2f} s")
-    print(f"  {'sandbox start, copies, result':<30} {job - sum(timings.values()):8.2f} s")
+    print(f"  {'sandbox start, copies, result':<30} {job_s - sum(timings.values()):8.2f} s")
     cost = report["cost"]
     single, batch = cost["latency_ms"]["single_row"], cost["latency_ms"]["batch_100"]
     print(
