@@ -75,7 +75,9 @@ GAVE_UP_MESSAGE = (
 )
 def validate_model_version(self: Task, *, version_id: int) -> str:
     """Validate the version in the sandbox; this worker never deserializes the user's model."""
-    version = services.model_version_start_validation(version_id=version_id)
+    version = services.model_version_start_validation(
+        version_id=version_id, task_id=self.request.id or ""
+    )
     if version is None:
         return "skipped"
     version = ModelVersion.objects.select_related("evaluation_dataset").get(pk=version_id)
@@ -145,3 +147,10 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
 def _transient_reason(exc: BaseException) -> str:
     # For the audit trail, which the team can read: the kind of failure, never its text.
     return "database unavailable" if isinstance(exc, DatabaseError) else "file storage unavailable"
+
+
+@shared_task(name="releases.sweep_stuck_validations")
+def sweep_stuck_validations() -> dict[str, list[int]]:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE): re-queue versions whose job was lost."""
+    result = services.model_versions_sweep_stuck()
+    return {"requeued": result.requeued, "failed": result.failed}

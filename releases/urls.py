@@ -21,4 +21,19 @@ urlpatterns = [
         views.version_trust,
         name="version-trust",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/",
+        views.version_report,
+        name="version-report",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/live/",
+        views.version_report_live,
+        name="version-report-live",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/rerun/",
+        views.version_report_rerun,
+        name="version-report-rerun",
+    ),
 ]

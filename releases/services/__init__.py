@@ -4,6 +4,7 @@ each, and an audit row for every action."""
 from releases.services.audit import audit_record
 from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
+    enqueue_validation,
     model_version_abandon_validation,
     model_version_finish_validation,
     model_version_report_stage,
@@ -27,11 +28,13 @@ from releases.services.registry import (
     registered_model_create,
     registered_model_update,
 )
+from releases.services.sweeper import model_versions_sweep_stuck
 
 __all__ = [
     "api_token_rotate",
     "api_tokens_revoke",
     "audit_record",
+    "enqueue_validation",
     "membership_add",
     "membership_change_role",
     "membership_remove",
@@ -42,6 +45,7 @@ __all__ = [
     "model_version_start_validation",
     "model_version_trust_types",
     "model_version_upload",
+    "model_versions_sweep_stuck",
     "registered_model_create",
     "registered_model_update",
     "team_create",
