@@ -46,11 +46,11 @@
     if (!cm || !cm.labels || !cm.matrix) return;
     var labels = cm.labels.map(text);
     plot("chart-confusion", [{
-      type: "heatmap", z: cm.matrix, x: labels, y: labels, colorscale: "Blues",
+      type: "heatmap", z: cm.matrix, x: labels, y: labels, colorscale: "Blues", reversescale: true,
       texttemplate: "%{z}", hovertemplate: "actual %{y}<br>predicted %{x}: %{z} rows<extra></extra>",
     }], {
-      xaxis: { title: { text: "predicted" }, type: "category" },
-      yaxis: { title: { text: "actual" }, type: "category", autorange: "reversed" },
+      xaxis: { title: { text: "predicted" }, type: "category", automargin: true },
+      yaxis: { title: { text: "actual" }, type: "category", autorange: "reversed", automargin: true },
     });
   }
 

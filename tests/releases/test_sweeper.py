@@ -194,15 +194,15 @@ def test_a_task_that_keeps_killing_its_worker_stops_after_the_bound(risk_model, 
 
 
 @pytest.fixture
-def broker_down():
+def broker_down(monkeypatch):
     """Point Celery's producer at a port nothing listens on, as when Redis is down."""
     from webapp.celery import app
 
+    dead = "redis://127.0.0.1:9/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)  # Celery reads it before its own settings
     keys = ("broker_url", "broker_write_url", "broker_transport_options")
     saved = {key: app.conf.get(key) for key in keys}
-    app.conf.update(
-        broker_url="redis://127.0.0.1:9/0", broker_write_url=None, broker_transport_options={}
-    )
+    app.conf.update(broker_url=dead, broker_write_url=None, broker_transport_options={})
     app._pool = app.amqp._producer_pool = None  # built again, for the dead broker, on first use
     try:
         yield
