@@ -72,13 +72,13 @@
     var all = plots.predicted.concat(plots.actual || []);
     var lo = Math.min.apply(null, all), hi = Math.max.apply(null, all);
     plot("chart-predicted", [
-      { x: plots.actual, y: plots.predicted, mode: "markers", type: "scattergl", name: "rows",
+      { x: plots.actual, y: plots.predicted, mode: "markers", name: "rows",
         marker: { size: 4, opacity: 0.6 } },
       diagonal(lo, hi),
     ], { xaxis: { title: { text: "actual" } }, yaxis: { title: { text: "predicted" } } });
     if (plots.residual && plots.residual.length) {
       plot("chart-residual", [
-        { x: plots.predicted, y: plots.residual, mode: "markers", type: "scattergl", name: "rows",
+        { x: plots.predicted, y: plots.residual, mode: "markers", name: "rows",
           marker: { size: 4, opacity: 0.6 } },
       ], {
         xaxis: { title: { text: "predicted" } },

@@ -73,6 +73,7 @@ def test_regression_report_draws_predicted_vs_actual_and_residuals(
     open_report(page, login, owner, password, [])
     for chart in ("predicted", "residual"):
         expect(page.locator(f"#chart-{chart} .plot-container")).to_be_visible()
+        expect(page.locator(f"#chart-{chart} .scatterlayer .point")).to_have_count(50)
 
 
 def test_a_running_validation_becomes_its_report_without_a_reload(
