@@ -275,3 +275,13 @@ def test_rerun_without_the_service_is_a_clear_404_and_no_button(
     response = client.post(report_url(risk_model, suffix="rerun/"))
     assert response.status_code == 404
     assert b"not available" in response.content
+
+
+def test_collectstatic_ships_plotly_for_production(settings, tmp_path):
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0)
+    shipped = tmp_path / "static" / "vendor" / "plotly.min.js"
+    assert shipped.stat().st_size > 1_000_000
+    assert not (tmp_path / "static" / "vendor" / "datasets").exists()  # only the one file
