@@ -221,6 +221,11 @@ class ModelVersion(models.Model):
     )
     validation_error = models.TextField(blank=True)
     validation_report = models.JSONField(default=dict, blank=True)
+    validation_task_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Celery task id of the current validation attempt; only it may restart.",
+    )
     evaluation_dataset = models.ForeignKey(
         EvaluationDataset, null=True, blank=True, on_delete=models.PROTECT, related_name="versions"
     )
