@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from releases import services
 from releases.models import ModelVersion, VersionStatus
 from tests.factories import ModelVersionFactory
 from tests.releases.report_fixtures import SCRIPT, report
@@ -234,47 +233,35 @@ def test_outsider_gets_404_for_the_report_page(client, outsider, owner, risk_mod
     html_of(client, outsider, report_url(risk_model, suffix=suffix), status=404)
 
 
-def test_outsider_cannot_rerun(client, outsider, owner, risk_model, monkeypatch):
-    calls: list[Any] = []
-    monkeypatch.setattr(
-        services, "model_version_rerun_validation", lambda **kw: calls.append(kw), raising=False
-    )
-    make_version(risk_model, uploaded_by=owner)
+def test_outsider_cannot_rerun(client, outsider, owner, risk_model):
+    mv = make_version(risk_model, uploaded_by=owner)
     client.force_login(outsider)
     assert client.post(report_url(risk_model, suffix="rerun/")).status_code == 404
-    assert calls == []
+    mv.refresh_from_db()
+    assert mv.status == VersionStatus.VALIDATED
 
 
-def test_uploader_and_reviewer_rerun_but_a_labeler_may_not(
-    client, owner, reviewer, labeler, risk_model, monkeypatch
+@pytest.mark.parametrize("persona", ["owner", "reviewer"])
+def test_uploader_and_reviewer_rerun_from_the_report_page(
+    client, request, owner, risk_model, persona, django_capture_on_commit_callbacks
 ):
-    calls: list[Any] = []
-    monkeypatch.setattr(
-        services,
-        "model_version_rerun_validation",
-        lambda *, actor, model_version: calls.append((actor, model_version.pk)),
-        raising=False,
-    )
+    mv = make_version(risk_model, uploaded_by=owner)
+    user = request.getfixturevalue(persona)
+    assert "Re-run validation" in html_of(client, user, report_url(risk_model))
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(report_url(risk_model, suffix="rerun/"))
+    assert response.status_code == 302 and response["Location"] == report_url(risk_model)
+    mv.refresh_from_db()
+    assert mv.status == VersionStatus.PENDING
+    assert len(queued) == 1
+
+
+def test_a_labeler_sees_no_rerun_button_and_is_refused(client, owner, labeler, risk_model):
     mv = make_version(risk_model, uploaded_by=owner)
     assert "Re-run validation" not in html_of(client, labeler, report_url(risk_model))
     assert client.post(report_url(risk_model, suffix="rerun/")).status_code == 403
-    assert calls == []
-    for user in (owner, reviewer):
-        assert "Re-run validation" in html_of(client, user, report_url(risk_model))
-        response = client.post(report_url(risk_model, suffix="rerun/"))
-        assert response.status_code == 302 and response["Location"] == report_url(risk_model)
-    assert calls == [(owner, mv.pk), (reviewer, mv.pk)]
-
-
-def test_rerun_without_the_service_is_a_clear_404_and_no_button(
-    client, owner, risk_model, monkeypatch
-):
-    monkeypatch.delattr(services, "model_version_rerun_validation", raising=False)
-    make_version(risk_model, uploaded_by=owner)
-    assert "Re-run validation" not in html_of(client, owner, report_url(risk_model))
-    response = client.post(report_url(risk_model, suffix="rerun/"))
-    assert response.status_code == 404
-    assert b"not available" in response.content
+    mv.refresh_from_db()
+    assert mv.status == VersionStatus.VALIDATED
 
 
 def test_collectstatic_ships_plotly_for_production(settings, tmp_path):
