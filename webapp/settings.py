@@ -190,6 +190,16 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The serving generation (releases/serving_state.py) must be seen by every process: Redis when
+# there is one, else files under the var directory (shared by the processes of one machine).
+CACHES["serving"] = (
+    {**CACHES["default"], "KEY_PREFIX": "modelgate-serving"}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "serving-cache"),
+    }
+)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -258,6 +268,24 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(days=MODELGATE_TOKEN_TTL_DAYS) if MODELGATE_TOKEN_TTL_DAYS else None,
     "AUTO_REFRESH": False,
 }
+# --- Serving (scoring app) ----------------------------------------------------------------------
+MODELGATE_PREDICT_MAX_ROWS = env_int("MODELGATE_PREDICT_MAX_ROWS", 10_000, minimum=1)
+MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
+    "MODELGATE_PREDICT_MAX_BODY_BYTES", 32 * 1024**2, minimum=1024
+)
+# How often a serving process looks at the serving generation (promotions, revocations).
+MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)
+# The prediction log: share of requests logged, flush cadence, and the hard cap of rows held in
+# memory per process (beyond it rows are dropped and counted, never the request slowed).
+MODELGATE_PREDICTION_LOG_SAMPLE = env.float("MODELGATE_PREDICTION_LOG_SAMPLE", default=1.0)
+MODELGATE_PREDICTION_LOG_FLUSH_MS = env_int("MODELGATE_PREDICTION_LOG_FLUSH_MS", 200, minimum=10)
+MODELGATE_PREDICTION_LOG_FLUSH_ROWS = env_int(
+    "MODELGATE_PREDICTION_LOG_FLUSH_ROWS", 1000, minimum=1
+)
+MODELGATE_PREDICTION_LOG_MAX_ROWS = env_int("MODELGATE_PREDICTION_LOG_MAX_ROWS", 200_000, minimum=1)
+# Tests flush by hand, in the test's own transaction.
+MODELGATE_PREDICTION_LOG_THREAD = env.bool("MODELGATE_PREDICTION_LOG_THREAD", default=True)
+
 # A token's last use is written at most this often, not on every request.
 MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)
 

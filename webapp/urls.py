@@ -28,6 +28,7 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
+    path("api/v1/", include("scoring.api_urls")),
     path("api/v1/", include("releases.api_urls")),
     path("", include("releases.urls")),
 ]
