@@ -9,4 +9,10 @@ urlpatterns = [
         apis.predict_version,
         name="api-predict-version",
     ),
+    path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
+    path(
+        "models/<str:name>/app-tokens/<int:token_id>/",
+        apis.AppTokenDetailApi.as_view(),
+        name="api-app-token-detail",
+    ),
 ]

@@ -20,11 +20,21 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework import status as status_codes
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from releases.apis import ERROR
 from releases.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedFormat
 from releases.request_rows import parse_json_body, rows_from_body
-from scoring import metrics, predictor, serving
+from releases.selectors import registered_model_get_for_user
+from scoring import metrics, predictor, selectors, services, serving
+from scoring.models import AppToken
 from scoring.prediction_log import Entry, prediction_log
 
 access_log = logging.getLogger("modelgate.access")
@@ -191,3 +201,78 @@ def log_predictions(
             created_at=timezone.now(),
         )
     )
+
+
+# --- App tokens (DRF: management, not the hot path) ---------------------------------------------
+
+
+class AppTokenOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's first characters, to recognise it.")
+    models = serializers.SerializerMethodField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_models(self, token: AppToken) -> list[str]:
+        return sorted(m.name for m in token.registered_models.all())
+
+
+class AppTokenCreatedOutput(AppTokenOutput):
+    key = serializers.CharField(help_text="The key: shown in this response only, store it now.")
+
+
+class AppTokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="The app that will use the key.")
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=50,
+        help_text="Other models of the same team the key may also predict on.",
+    )
+
+
+class AppTokenListApi(APIView):
+    @extend_schema(
+        summary="App tokens that may predict on a model (reviewers and admins of its team)",
+        responses={200: AppTokenOutput(many=True), 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+        tokens = selectors.app_tokens_for_model(registered_model=model)
+        return Response(AppTokenOutput(tokens, many=True).data)
+
+    @extend_schema(
+        summary="Create an app token; the response carries its key, once",
+        description="An app token may only call the predict and inference endpoints of the "
+        "models it names (`Authorization: Token mga_...`); every other endpoint refuses it.",
+        request=AppTokenInput,
+        responses={201: AppTokenCreatedOutput, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = AppTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+        token, key = services.app_token_create(
+            actor=request.user,
+            registered_model=model,
+            name=data.validated_data["name"],
+            also_models=data.validated_data.get("models"),
+        )
+        response = Response(
+            {**AppTokenOutput(token).data, "key": key}, status=status_codes.HTTP_201_CREATED
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+class AppTokenDetailApi(APIView):
+    @extend_schema(
+        summary="Revoke an app token", responses={200: AppTokenOutput, 403: ERROR, 404: ERROR}
+    )
+    def delete(self, request: Request, name: str, token_id: int) -> Response:
+        token = selectors.app_token_get_for_user(user=request.user, name=name, token_id=token_id)
+        token = services.app_token_revoke(actor=request.user, app_token=token)
+        return Response(AppTokenOutput(token).data)
