@@ -11,6 +11,7 @@ than a linear model takes to score, so they stay out; errors keep the API's shap
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import uuid
@@ -153,8 +154,8 @@ def _serve(
             model=name, version=version_label, status=status, seconds=seconds, rows=rows
         )
         access_log.info(
-            "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s",
-            name, version_label, status, rows, seconds * 1000, caller_label,
+            "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",
+            name, version_label, status, rows, seconds * 1000, caller_label, os.getpid(),
         )  # fmt: skip
 
 
