@@ -29,6 +29,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("scoring.api_urls")),
+    path("v2/", include("scoring.v2_urls")),  # Open Inference Protocol v2
     path("api/v1/", include("releases.api_urls")),
     path("", include("scoring.urls")),
     path("", include("releases.urls")),
