@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 
 # predict() is classes_[argmax(predict_proba())] for these, ties included (first maximum).
 _ARGMAX_PREDICT = frozenset(
@@ -46,6 +47,13 @@ class Scored:
 def score(model: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
     if _is_onnx(model):
         return _score_onnx(model, frame, signature=signature)
+    # The rows were checked against the signature (finite unless missing values are allowed),
+    # so scikit-learn's own finiteness scan is repeated work; its config is per thread.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        return _score_sklearn(model, frame, signature=signature)
+
+
+def _score_sklearn(model: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
     classifier = signature.get("task") != "regression" and hasattr(model, "predict_proba")
     if not classifier:
         return Scored(_plain(model.predict(frame)), None, None, None)
