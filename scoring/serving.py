@@ -82,6 +82,7 @@ class ServedVersion:
 class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.refresh_lock = threading.Lock()
         self.generation: int | None = None
         self.checked_at = 0.0
         self.callers: dict[str, Caller] = {}
@@ -93,18 +94,24 @@ _state = _State()
 
 
 def refresh() -> None:
-    """Drop every cache when the serving generation moved (read at most once per interval)."""
-    now = time.monotonic()
-    if now - _state.checked_at < settings.MODELGATE_SERVING_REFRESH_SECONDS:
+    """Drop every cache when the serving generation moved (read at most once per interval).
+
+    Threads arriving while one thread reads the generation wait for its answer, so none of
+    them serves from a cache that the read is about to drop."""
+    interval = settings.MODELGATE_SERVING_REFRESH_SECONDS
+    if time.monotonic() - _state.checked_at < interval:
         return
-    _state.checked_at = now
-    generation = serving_generation()
-    if generation != _state.generation:
-        with _state.lock:
-            _state.generation = generation
-            _state.callers = {}
-            _state.models = {}
-            _state.versions = {}
+    with _state.refresh_lock:
+        if time.monotonic() - _state.checked_at < interval:
+            return  # another thread just checked
+        generation = serving_generation()
+        if generation != _state.generation:
+            with _state.lock:
+                _state.generation = generation
+                _state.callers = {}
+                _state.models = {}
+                _state.versions = {}
+        _state.checked_at = time.monotonic()
 
 
 def forget_everything() -> None:
@@ -137,10 +144,9 @@ def caller_from_header(header: str) -> Caller:
         and (caller.expires_at is None or now < caller.expires_at)
     ):
         return caller
+    generation = _state.generation
     caller = _app_caller(cache_key) if key.startswith(APP_TOKEN_PREFIX) else _person_caller(key)
-    if len(_state.callers) >= _MAX_ENTRIES:
-        _state.callers = {}
-    _state.callers[cache_key] = caller
+    _store(_state.callers, cache_key, caller, generation)
     return caller
 
 
@@ -189,12 +195,11 @@ def served_model(name: str, caller: Caller) -> ServedModel:
     """The registered model, if the caller may predict on it (else 404: no existence leak)."""
     model = _state.models.get(name)
     if model is None:
+        generation = _state.generation
         row = RegisteredModel.objects.filter(name=name).values_list("pk", "team_id").first()
         if row is not None:
             model = ServedModel(id=row[0], name=name, team_id=row[1])
-            if len(_state.models) >= _MAX_ENTRIES:
-                _state.models = {}
-            _state.models[name] = model
+            _store(_state.models, name, model, generation)
     if model is None or not caller.may_predict(model):
         raise NotFound(f"No model {name!r} that this token may predict on.", field="name")
     return model
@@ -205,12 +210,22 @@ def served_version(model: ServedModel, *, stage: str | None, version: int | None
     hit = _state.versions.get(key)
     if hit is not None:
         return hit
+    generation = _state.generation
     row = _version_row(model, stage=stage, version=version)
     served = _load(row)
-    if len(_state.versions) >= _MAX_ENTRIES:
-        _state.versions = {}
-    _state.versions[key] = served
+    _store(_state.versions, key, served, generation)
     return served
+
+
+def _store(cache: dict[Any, Any], key: Any, value: Any, generation: int | None) -> None:
+    """Cache ``value`` unless the generation moved while it was being resolved: an answer
+    read before a promotion must not outlive the refresh that followed it."""
+    with _state.lock:
+        if _state.generation != generation:
+            return
+        if len(cache) >= _MAX_ENTRIES:
+            cache.clear()
+        cache[key] = value
 
 
 def _version_row(model: ServedModel, *, stage: str | None, version: int | None) -> ModelVersion:
