@@ -169,8 +169,10 @@ class PredictionLog:
                 break
             try:
                 self.flush()
-            except Exception:
+            except Exception:  # logged in flush; the rows wait for the next round
                 self._stop.wait(min(5.0, interval * 10))
+            # No request cycle closes this thread's connection: honour CONN_MAX_AGE here.
+            close_old_connections()
 
 
 def _write(entries: list[Entry]) -> int:
