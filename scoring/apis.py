@@ -65,9 +65,10 @@ def read_json(request: HttpRequest) -> Any:
             f"{media.strip() or 'none'!r}).",
             field="Content-Type",
         )
-    charset = params.strip().lower()
-    if charset and charset.replace(" ", "") not in ("charset=utf-8", "charset=utf8"):
-        raise UnsupportedFormat("Send JSON encoded as UTF-8.", field="Content-Type")
+    # Other parameters (MLflow clients once sent "format=pandas-split") change nothing here.
+    for param in params.lower().replace(" ", "").split(";"):
+        if param.startswith("charset=") and param not in ("charset=utf-8", "charset=utf8"):
+            raise UnsupportedFormat("Send JSON encoded as UTF-8.", field="Content-Type")
     limit = settings.MODELGATE_PREDICT_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)

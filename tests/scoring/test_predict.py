@@ -70,6 +70,16 @@ def test_every_body_format_answers_the_models_own_predict_and_predict_proba(
     assert len(set(body["prediction_ids"])) == 8
 
 
+def test_mlflow_clients_content_type_parameters_are_accepted(risk_model: Any, owner: Any) -> None:
+    serve(risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
+    response = Client().post(
+        URL, orjson.dumps(bodies(sample(2))["dataframe_split"]),
+        content_type="application/json; format=pandas-split",
+        HTTP_AUTHORIZATION=f"Token {key_for(owner)}",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+
+
 def test_a_numeric_model_and_a_version_url_answer_like_the_model(
     risk_model: Any, owner: Any
 ) -> None:
@@ -213,6 +223,8 @@ def test_bad_bodies_are_4xx_and_never_500(risk_model: Any, owner: Any, settings:
     )
     assert response.status_code == 415
     assert Client().get(URL, HTTP_AUTHORIZATION=f"Token {key}").status_code == 405
+    latin = "application/json; charset=latin-1"
+    assert post(URL, b"{}", key, CONTENT_TYPE=latin).status_code == 415
 
 
 def test_each_prediction_is_logged_with_its_id_inputs_and_outputs(
