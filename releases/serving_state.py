@@ -1,49 +1,25 @@
-"""The serving generation: a counter in the shared cache that serving processes watch.
+"""The serving generation: what serving processes watch to know their caches are stale.
 
 Serving processes cache which version a stage resolves to, and who a token is, so the hot path
 does no database work. Any change that could alter those answers (a promotion, rollback,
-archive, review decision, a token or membership change) bumps the counter once its transaction
-commits; each serving process reads the counter at most every
-``MODELGATE_SERVING_REFRESH_SECONDS`` and drops its caches when it moved. So a promotion reaches
-every worker within that interval, with no restart and no per-request query.
+archive, review decision, a token, app token or membership change) writes an audit row; the
+generation is the id of the newest such row. Each serving process reads it at most every
+``MODELGATE_SERVING_REFRESH_SECONDS`` (one indexed query) and drops its caches when it moved. So
+a promotion reaches every worker within that interval, with no restart and no per-request
+query.
 
-The counter lives in the ``serving`` cache: Redis when configured, else a file-based cache under
-the var directory, which the processes of one machine share.
+Why the audit table rather than a counter in Redis: the row becomes visible exactly when the
+change commits (a counter bumped before the commit would let a worker re-read and cache the old
+state; one bumped after it needs a commit callback per action), it survives a cache restart,
+and it works the same with no Redis at all.
 """
 
 from __future__ import annotations
 
-import time
-
-from django.core.cache import caches
-from django.db import transaction
-
-GENERATION_KEY = "serving-generation"
-
-
-def serving_changed() -> None:
-    """Tell every serving process to forget what it resolved, once the transaction commits."""
-    transaction.on_commit(_bump)
-
-
-def _bump() -> None:
-    cache = caches["serving"]
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        # Missing (first change, or the cache was emptied): any new value differs from what
-        # processes last saw, which is all they compare.
-        cache.set(GENERATION_KEY, time.time_ns(), timeout=None)
-
-
-def serving_generation() -> int:
-    value = caches["serving"].get(GENERATION_KEY)
-    return int(value) if value is not None else 0
-
+from django.db.models import Max
 
 # Audited actions after which a serving process may answer differently: what a stage holds,
-# whether a version may serve, who a token is and what its holder may see. (App tokens, in the
-# scoring app, bump the generation themselves.)
+# whether a version may serve, who a token is and what its holder may see.
 SERVING_ACTIONS = frozenset(
     {
         "version.promote",
@@ -57,5 +33,13 @@ SERVING_ACTIONS = frozenset(
         "membership.change_role",
         "membership.remove",
         "model.update",
+        "app_token.revoke",
     }
 )
+
+
+def serving_generation() -> int:
+    from releases.models import AuditEvent
+
+    newest = AuditEvent.objects.filter(action__in=SERVING_ACTIONS).aggregate(newest=Max("id"))
+    return int(newest["newest"] or 0)

@@ -163,8 +163,10 @@ def _serve(
 def score(served: serving.ServedVersion, frame: Any) -> predictor.Scored:
     try:
         return predictor.score(served.model, frame, signature=served.signature)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        # Rows passed the signature check, so this is the model's own limit; say which.
+    except Exception as exc:
+        # Rows passed the signature check, so this is the model's own limit; say which, and
+        # keep the traceback for the operator.
+        access_log.exception("model %s v%s failed", served.model_name, served.number)
         raise ModelFailed(
             f"{served.model_name} v{served.number} could not score these rows: "
             f"{type(exc).__name__}: {str(exc)[:300]}"

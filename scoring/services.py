@@ -14,7 +14,6 @@ from releases.limits import check_length
 from releases.models import RegisteredModel
 from releases.selectors import user_can
 from releases.services.audit import audit_record
-from releases.serving_state import serving_changed
 from scoring.models import AppToken
 from scoring.serving import APP_TOKEN_PREFIX, app_token_digest
 
@@ -83,7 +82,8 @@ def app_token_create(
 
 @transaction.atomic
 def app_token_revoke(*, actor: User, app_token: AppToken) -> AppToken:
-    """Revoke an app key: every serving process refuses it within a second. Idempotent."""
+    """Revoke an app key: every serving process refuses it within a second (the audit row
+    moves the serving generation). Idempotent."""
     locked = AppToken.objects.select_for_update().get(pk=app_token.pk)
     models = list(locked.registered_models.select_related("team"))
     if not models or not all(
@@ -106,5 +106,4 @@ def app_token_revoke(*, actor: User, app_token: AppToken) -> AppToken:
             "models": [m.name for m in models],
         },
     )
-    serving_changed()
     return locked

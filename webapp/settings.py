@@ -190,16 +190,6 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# The serving generation (releases/serving_state.py) must be seen by every process: Redis when
-# there is one, else files under the var directory (shared by the processes of one machine).
-CACHES["serving"] = (
-    {**CACHES["default"], "KEY_PREFIX": "modelgate-serving"}
-    if REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(VAR_DIR / "serving-cache"),
-    }
-)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -273,7 +263,8 @@ MODELGATE_PREDICT_MAX_ROWS = env_int("MODELGATE_PREDICT_MAX_ROWS", 10_000, minim
 MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
     "MODELGATE_PREDICT_MAX_BODY_BYTES", 32 * 1024**2, minimum=1024
 )
-# How often a serving process looks at the serving generation (promotions, revocations).
+# How often a serving process looks at the serving generation (promotions, revocations): one
+# indexed query on the audit table per process per interval.
 MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)
 # The prediction log: share of requests logged, flush cadence, and the hard cap of rows held in
 # memory per process (beyond it rows are dropped and counted, never the request slowed).

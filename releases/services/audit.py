@@ -17,7 +17,6 @@ from releases.models import (
     RegisteredModel,
     Team,
 )
-from releases.serving_state import SERVING_ACTIONS, serving_changed
 
 
 def audit_record(
@@ -41,8 +40,6 @@ def audit_record(
         model_version=model_version,
         payload=payload or {},
     )
-    if action in SERVING_ACTIONS:
-        serving_changed()
     webhook_event = WEBHOOK_EVENT_FOR_ACTION.get(action)
     if webhook_event is not None and registered_model is not None:
         from releases.services.webhooks import webhook_deliveries_enqueue
