@@ -3,9 +3,9 @@
 Serving is CPU work under the GIL: a process scores one request at a time whatever its thread
 count, so throughput comes from worker processes, one or two per core. Threads (gthread) keep a
 worker answering cheap requests (health, cached 4xx) while another thread scores, and let a slow
-upload on the registry side not block the process. Measured on 2 cores (see the README's
-serving table): 2 workers x 4 threads served the small models best; more workers than cores
-only added context switches.
+upload on the registry side not block the process. Worker and thread counts have not been
+compared on a quiet machine yet (bench/serving.py is where that belongs); 2 workers x 4 threads
+is what the serving tests and the first local load runs used.
 
 Environment overrides: MODELGATE_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers, default
 2 x cores, at most 8), MODELGATE_THREADS (4), MODELGATE_TIMEOUT (300: model uploads are
