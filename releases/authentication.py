@@ -13,12 +13,18 @@ from rest_framework import exceptions
 from releases.models import ApiToken
 
 INVALID = "Invalid, revoked or expired API token; get a new one on your token page (/me/token/)."
+APP_KEY_REFUSED = (
+    "This is an app token: it may only call the predict and inference endpoints of the models "
+    "it names. Use a person's API token for anything else."
+)
 
 
 class ApiTokenAuthentication(TokenAuthentication):
     """knox's token check, plus a cheap record of last use and a message that says what to do."""
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, ApiToken]:
+        if token.startswith(b"mga_"):
+            raise exceptions.AuthenticationFailed(APP_KEY_REFUSED)
         try:
             token.decode("utf-8")
         except UnicodeDecodeError:

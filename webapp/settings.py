@@ -281,6 +281,25 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(days=MODELGATE_TOKEN_TTL_DAYS) if MODELGATE_TOKEN_TTL_DAYS else None,
     "AUTO_REFRESH": False,
 }
+# --- Serving (scoring app) ----------------------------------------------------------------------
+MODELGATE_PREDICT_MAX_ROWS = env_int("MODELGATE_PREDICT_MAX_ROWS", 10_000, minimum=1)
+MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
+    "MODELGATE_PREDICT_MAX_BODY_BYTES", 32 * 1024**2, minimum=1024
+)
+# How often a serving process looks at the serving generation (promotions, revocations): one
+# indexed query on the audit table per process per interval.
+MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)
+# The prediction log: share of requests logged, flush cadence, and the hard cap of rows held in
+# memory per process (beyond it rows are dropped and counted, never the request slowed).
+MODELGATE_PREDICTION_LOG_SAMPLE = env.float("MODELGATE_PREDICTION_LOG_SAMPLE", default=1.0)
+MODELGATE_PREDICTION_LOG_FLUSH_MS = env_int("MODELGATE_PREDICTION_LOG_FLUSH_MS", 200, minimum=10)
+MODELGATE_PREDICTION_LOG_FLUSH_ROWS = env_int(
+    "MODELGATE_PREDICTION_LOG_FLUSH_ROWS", 1000, minimum=1
+)
+MODELGATE_PREDICTION_LOG_MAX_ROWS = env_int("MODELGATE_PREDICTION_LOG_MAX_ROWS", 200_000, minimum=1)
+# Tests flush by hand, in the test's own transaction.
+MODELGATE_PREDICTION_LOG_THREAD = env.bool("MODELGATE_PREDICTION_LOG_THREAD", default=True)
+
 # A token's last use is written at most this often, not on every request.
 MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)
 
@@ -311,6 +330,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scoring.openapi.add_serving_paths",  # the predict views are plain Django views
+    ],
 }
 
 # --- Files --------------------------------------------------------------------------------------

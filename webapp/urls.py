@@ -28,6 +28,9 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api_docs.html"),
         name="api-docs",
     ),
+    path("api/v1/", include("scoring.api_urls")),
+    path("v2/", include("scoring.v2_urls")),  # Open Inference Protocol v2
     path("api/v1/", include("releases.api_urls")),
+    path("", include("scoring.urls")),
     path("", include("releases.urls")),
 ]

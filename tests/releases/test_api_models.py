@@ -495,8 +495,10 @@ def test_trusting_a_type_the_version_does_not_list_is_400(
 
 
 def _api_v1_paths() -> set[str]:
+    from scoring import api_urls as scoring_api_urls
+
     paths = set()
-    for pattern in api_urls.urlpatterns:
+    for pattern in [*api_urls.urlpatterns, *scoring_api_urls.urlpatterns]:
         assert isinstance(pattern, URLPattern)
         route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
         paths.add(f"/api/v1/{route}")

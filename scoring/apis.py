@@ -1,0 +1,282 @@
+"""The predict endpoints: plain Django views, not DRF.
+
+This is the hot path: on a warm process a request does no database work (callers, stage
+resolution and models come from ``scoring.serving``'s caches), parses with orjson, checks rows
+column-wise (``releases.request_rows``), scores, hands the log entry to a background writer and
+answers with orjson. DRF's request wrapping, content negotiation and serializers would cost more
+than a linear model takes to score, so they stay out; errors keep the API's shape
+(``{"error", "detail", "field"}``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+import uuid
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework import status as status_codes
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from releases.apis import ERROR
+from releases.errors import DomainError, InvalidInput, PayloadTooLarge, UnsupportedFormat
+from releases.request_rows import parse_json_body, rows_from_body
+from releases.selectors import registered_model_get_for_user
+from scoring import metrics, predictor, selectors, services, serving
+from scoring.models import AppToken
+from scoring.prediction_log import Entry, prediction_log
+
+access_log = logging.getLogger("modelgate.access")
+
+
+class ModelFailed(DomainError):
+    status_code = 422
+    code = "model_failed"
+
+
+def json_response(payload: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def read_json(request: HttpRequest) -> Any:
+    """The body as JSON: 415 unless it is UTF-8 JSON, 413 past the size limit, read at most
+    one byte past the limit whatever the client declares."""
+    content_type = request.META.get("CONTENT_TYPE", "")
+    media, _, params = content_type.partition(";")
+    if media.strip().lower() != "application/json":
+        raise UnsupportedFormat(
+            f"Send the rows as JSON with 'Content-Type: application/json' (got "
+            f"{media.strip() or 'none'!r}).",
+            field="Content-Type",
+        )
+    # Other parameters (MLflow clients once sent "format=pandas-split") change nothing here.
+    for param in params.lower().replace(" ", "").split(";"):
+        if param.startswith("charset=") and param not in ("charset=utf-8", "charset=utf8"):
+            raise UnsupportedFormat("Send JSON encoded as UTF-8.", field="Content-Type")
+    limit = settings.MODELGATE_PREDICT_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidInput("Content-Length is not a number.", field="Content-Length") from None
+    if declared > limit:
+        raise PayloadTooLarge(
+            f"The request body is {declared:,} bytes; the limit is {limit:,}. Send fewer rows "
+            "per request, or use batch scoring.",
+            field="body",
+        )
+    return parse_json_body(request.read(limit + 1), max_bytes=limit)
+
+
+def authenticate(request: HttpRequest) -> serving.Caller:
+    serving.refresh()
+    return serving.caller_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+
+
+@csrf_exempt
+def predict(request: HttpRequest, name: str) -> HttpResponse:
+    """POST /api/v1/models/{name}/predict/ (?stage=staging): the version holding the stage."""
+    return _serve(request, name=name, stage=request.GET.get("stage", "production"), version=None)
+
+
+@csrf_exempt
+def predict_version(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """POST /api/v1/models/{name}/versions/{version}/predict/: any approved version."""
+    return _serve(request, name=name, stage=None, version=version)
+
+
+def _serve(
+    request: HttpRequest, *, name: str, stage: str | None, version: int | None
+) -> HttpResponse:
+    started = time.perf_counter()
+    version_label = str(version) if version is not None else str(stage)
+    caller_label, rows, status = "-", 0, 200
+    try:
+        if request.method != "POST":
+            response = json_response(
+                {"error": "method_not_allowed", "detail": "POST the rows to predict."}, 405
+            )
+            response["Allow"] = "POST"
+            status = 405
+            return response
+        caller = authenticate(request)
+        caller_label = caller.label
+        model = serving.served_model(name, caller)
+        served = serving.served_version(model, stage=stage, version=version)
+        version_label = str(served.number)
+        body = read_json(request)
+        frame = rows_from_body(
+            body, signature=served.signature, max_rows=settings.MODELGATE_PREDICT_MAX_ROWS
+        )
+        rows = len(frame)
+        scored = score(served, frame)
+        ids = [uuid.uuid4() for _ in range(rows)]
+        latency_ms = (time.perf_counter() - started) * 1000
+        logged = log_predictions(
+            served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,
+            caller=caller, latency_ms=latency_ms,
+        )  # fmt: skip
+        payload: dict[str, Any] = {
+            "model": served.model_name,
+            "version": served.number,
+            "predictions": scored.predictions,
+        }
+        if scored.probabilities is not None:
+            payload["probabilities"] = scored.probabilities
+            payload["classes"] = scored.classes
+        payload["confidence"] = (
+            scored.confidence if scored.confidence is not None else [None] * rows
+        )
+        payload["prediction_ids"] = [str(i) for i in ids]
+        if not logged:
+            payload["logged"] = False
+        return json_response(payload)
+    except DomainError as exc:
+        status = exc.status_code
+        return json_response(exc.as_dict(), status)
+    finally:
+        seconds = time.perf_counter() - started
+        metrics.observe(
+            model=name, version=version_label, status=status, seconds=seconds, rows=rows
+        )
+        access_log.info(
+            "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",
+            name, version_label, status, rows, seconds * 1000, caller_label, os.getpid(),
+        )  # fmt: skip
+
+
+def score(served: serving.ServedVersion, frame: Any) -> predictor.Scored:
+    try:
+        return predictor.score(served.model, frame, signature=served.signature)
+    except Exception as exc:
+        # Rows passed the signature check, so this is the model's own limit; say which, and
+        # keep the traceback for the operator.
+        access_log.exception("model %s v%s failed", served.model_name, served.number)
+        raise ModelFailed(
+            f"{served.model_name} v{served.number} could not score these rows: "
+            f"{type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+
+
+def log_predictions(
+    *,
+    served: serving.ServedVersion,
+    stage: str,
+    frame: Any,
+    scored: predictor.Scored,
+    ids: list[uuid.UUID],
+    caller: serving.Caller,
+    latency_ms: float,
+) -> bool:
+    """Hand the rows to the background writer; False when sampled out or dropped."""
+    sample = settings.MODELGATE_PREDICTION_LOG_SAMPLE
+    if sample < 1.0 and random.random() >= sample:  # noqa: S311 -- sampling, not security
+        return False
+    return prediction_log.append(
+        Entry(
+            ids=ids,
+            request_id=uuid.uuid4(),
+            registered_model_id=served.registered_model_id,
+            model_version_id=served.id,
+            stage=stage,
+            frame=frame,
+            predictions=scored.predictions,
+            probabilities=scored.probabilities,
+            confidence=scored.confidence,
+            latency_ms=latency_ms,
+            caller=caller.label,
+            user_id=caller.id if caller.kind == "user" else None,
+            app_token_id=caller.id if caller.kind == "app" else None,
+            created_at=timezone.now(),
+        )
+    )
+
+
+# --- App tokens (DRF: management, not the hot path) ---------------------------------------------
+
+
+class AppTokenOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's first characters, to recognise it.")
+    models = serializers.SerializerMethodField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_models(self, token: AppToken) -> list[str]:
+        return sorted(m.name for m in token.registered_models.all())
+
+
+class AppTokenCreatedOutput(AppTokenOutput):
+    key = serializers.CharField(help_text="The key: shown in this response only, store it now.")
+
+
+class AppTokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="The app that will use the key.")
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=50,
+        help_text="Other models of the same team the key may also predict on.",
+    )
+
+
+class AppTokenListApi(APIView):
+    @extend_schema(
+        summary="App tokens that may predict on a model (reviewers and admins of its team)",
+        responses={200: AppTokenOutput(many=True), 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+        tokens = selectors.app_tokens_for_model(registered_model=model)
+        return Response(AppTokenOutput(tokens, many=True).data)
+
+    @extend_schema(
+        summary="Create an app token; the response carries its key, once",
+        description="An app token may only call the predict and inference endpoints of the "
+        "models it names (`Authorization: Token mga_...`); every other endpoint refuses it.",
+        request=AppTokenInput,
+        responses={201: AppTokenCreatedOutput, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = AppTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+        token, key = services.app_token_create(
+            actor=request.user,
+            registered_model=model,
+            name=data.validated_data["name"],
+            also_models=data.validated_data.get("models"),
+        )
+        response = Response(
+            {**AppTokenOutput(token).data, "key": key}, status=status_codes.HTTP_201_CREATED
+        )
+        add_never_cache_headers(response)
+        return response
+
+
+class AppTokenDetailApi(APIView):
+    @extend_schema(
+        summary="Revoke an app token", responses={200: AppTokenOutput, 403: ERROR, 404: ERROR}
+    )
+    def delete(self, request: Request, name: str, token_id: int) -> Response:
+        token = selectors.app_token_get_for_user(user=request.user, name=name, token_id=token_id)
+        token = services.app_token_revoke(actor=request.user, app_token=token)
+        return Response(AppTokenOutput(token).data)

@@ -1,0 +1,223 @@
+"""The prediction log, written off the request path.
+
+A request appends one entry (its rows, outputs and ids: no database work) to this process's
+buffer; a background thread turns entries into ``Prediction`` rows and writes them with
+``bulk_create`` every ``MODELGATE_PREDICTION_LOG_FLUSH_MS`` or as soon as
+``MODELGATE_PREDICTION_LOG_FLUSH_ROWS`` rows wait. The buffer is bounded: past
+``MODELGATE_PREDICTION_LOG_MAX_ROWS`` buffered rows a request's rows are dropped and counted
+(``stats()["dropped"]``), so a stalled database can never exhaust memory or slow serving.
+
+Accepted predictions survive a clean stop: ``shutdown()`` flushes what is buffered, and runs
+from ``atexit`` and from gunicorn's ``worker_exit`` hook (gunicorn.conf.py), which a worker
+stopped by SIGTERM calls after finishing its requests. A failed write is retried on the next
+flush (the rows go back in front of the buffer).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger("modelgate.prediction_log")
+
+
+@dataclass
+class Entry:
+    """One request's worth of predictions, expanded into rows by the flusher."""
+
+    ids: list[uuid.UUID]
+    request_id: uuid.UUID
+    registered_model_id: int
+    model_version_id: int
+    stage: str
+    frame: pd.DataFrame
+    predictions: list[Any]
+    probabilities: np.ndarray | None
+    confidence: np.ndarray | None
+    latency_ms: float
+    caller: str
+    user_id: int | None
+    app_token_id: int | None
+    created_at: datetime
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+
+class PredictionLog:
+    def __init__(self) -> None:
+        self._entries: deque[Entry] = deque()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+
+    # -- request path --
+
+    def append(self, entry: Entry) -> bool:
+        """Buffer one request's rows; False when the buffer is full and they were dropped."""
+        with self._lock:
+            if self._rows + entry.rows > settings.MODELGATE_PREDICTION_LOG_MAX_ROWS:
+                self.dropped += entry.rows
+                return False
+            self._entries.append(entry)
+            self._rows += entry.rows
+            waiting = self._rows
+        if settings.MODELGATE_PREDICTION_LOG_THREAD:
+            self._ensure_thread()
+            if waiting >= settings.MODELGATE_PREDICTION_LOG_FLUSH_ROWS:
+                self._wake.set()
+        return True
+
+    # -- flushing --
+
+    def flush(self) -> int:
+        """Write everything buffered now; returns the number of rows written."""
+        with self._flush_lock:
+            with self._lock:
+                entries = list(self._entries)
+                self._entries.clear()
+                self._rows = 0
+            if not entries:
+                return 0
+            try:
+                count = _write(entries)
+            except Exception:
+                self.failures += 1
+                logger.exception(
+                    "prediction log: writing %d entries failed; will retry", len(entries)
+                )
+                with self._lock:
+                    self._entries.extendleft(reversed(entries))
+                    self._rows += sum(e.rows for e in entries)
+                close_old_connections()
+                raise
+            self.written += count
+            return count
+
+    def shutdown(self) -> None:
+        """Stop the flusher and write what is left (atexit, gunicorn worker_exit)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        for _ in range(3):
+            try:
+                self.flush()
+                return
+            except Exception:  # noqa: S112 -- logged in flush; try again, then give up
+                continue
+
+    def discard(self) -> None:
+        """Forget buffered rows and counters (tests)."""
+        with self._lock:
+            self._entries.clear()
+            self._rows = 0
+            self.written = self.dropped = self.failures = 0
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            buffered = self._rows
+        return {
+            "buffered": buffered,
+            "written": self.written,
+            "dropped": self.dropped,
+            "failures": self.failures,
+        }
+
+    def _ensure_thread(self) -> None:
+        import os
+
+        # A thread started before gunicorn forked does not exist in the worker: start per pid.
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="modelgate-prediction-log", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        interval = settings.MODELGATE_PREDICTION_LOG_FLUSH_MS / 1000
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.flush()
+            except Exception:  # logged in flush; the rows wait for the next round
+                self._stop.wait(min(5.0, interval * 10))
+            # No request cycle closes this thread's connection: honour CONN_MAX_AGE here.
+            close_old_connections()
+
+
+def _write(entries: list[Entry]) -> int:
+    from scoring.models import Prediction
+
+    rows: list[Prediction] = []
+    for entry in entries:
+        records = _records(entry.frame)
+        probabilities = entry.probabilities.tolist() if entry.probabilities is not None else None
+        confidence = entry.confidence.tolist() if entry.confidence is not None else None
+        for i, prediction_id in enumerate(entry.ids):
+            rows.append(
+                Prediction(
+                    id=prediction_id,
+                    request_id=entry.request_id,
+                    registered_model_id=entry.registered_model_id,
+                    model_version_id=entry.model_version_id,
+                    stage=entry.stage,
+                    inputs=records[i],
+                    prediction=entry.predictions[i],
+                    probabilities=probabilities[i] if probabilities is not None else None,
+                    confidence=confidence[i] if confidence is not None else None,
+                    latency_ms=entry.latency_ms,
+                    caller=entry.caller,
+                    user_id=entry.user_id,
+                    app_token_id=entry.app_token_id,
+                    created_at=entry.created_at,
+                )
+            )
+    Prediction.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = {
+        name: (
+            [None if v != v else v for v in frame[name].tolist()]  # NaN -> null (JSON)
+            if pd.api.types.is_float_dtype(frame[name])
+            else frame[name].tolist()
+        )
+        for name in frame.columns
+    }
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+prediction_log = PredictionLog()
+atexit.register(prediction_log.shutdown)

@@ -1,0 +1,111 @@
+"""Calling a loaded model on checked rows: a scikit-learn estimator or an ONNX Runtime session.
+
+Plain module (no Django). The answer is what the model itself says: labels from ``predict``
+and probabilities from ``predict_proba``. For estimators whose ``predict`` is by definition the
+argmax of ``predict_proba`` (trees, forests, boosting, logistic regression) the labels are taken
+from the probabilities, which halves the cost of a forest; any other estimator is asked both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+# predict() is classes_[argmax(predict_proba())] for these, ties included (first maximum).
+_ARGMAX_PREDICT = frozenset(
+    {
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+        "ExtraTreeClassifier",
+        "GradientBoostingClassifier",
+        "HistGradientBoostingClassifier",
+        "LogisticRegression",
+    }
+)
+_ONNX_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+}
+
+
+@dataclass(frozen=True)
+class Scored:
+    predictions: list[Any]
+    probabilities: np.ndarray | None  # rows x classes, classifiers only
+    classes: list[Any] | None
+    confidence: np.ndarray | None  # the winning class's probability, classifiers only
+
+
+def score(model: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+    if _is_onnx(model):
+        return _score_onnx(model, frame, signature=signature)
+    # The rows were checked against the signature (finite unless missing values are allowed),
+    # so scikit-learn's own finiteness scan is repeated work; its config is per thread.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        return _score_sklearn(model, frame, signature=signature)
+
+
+def _score_sklearn(model: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+    classifier = signature.get("task") != "regression" and hasattr(model, "predict_proba")
+    if not classifier:
+        return Scored(_plain(model.predict(frame)), None, None, None)
+    proba = np.asarray(model.predict_proba(frame), dtype=np.float64)
+    classes = np.asarray(model.classes_)
+    if _final_step_name(model) in _ARGMAX_PREDICT:
+        labels = classes.take(np.argmax(proba, axis=1))
+    else:
+        labels = np.asarray(model.predict(frame))
+    return Scored(_plain(labels), proba, _plain(classes), proba.max(axis=1))
+
+
+def _final_step_name(model: Any) -> str:
+    steps = getattr(model, "steps", None)
+    if steps:
+        return _final_step_name(steps[-1][1])
+    return type(model).__name__
+
+
+def _is_onnx(model: Any) -> bool:
+    return type(model).__name__ == "InferenceSession"
+
+
+def _score_onnx(session: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+    """skl2onnx conventions: output 0 is the label, output 1 the probabilities (zipmap off)."""
+    inputs = session.get_inputs()
+    feeds: dict[str, np.ndarray] = {}
+    if len(inputs) == 1 and frame.shape[1] > 1:
+        # One 2-D tensor for an all-numeric model.
+        dtype = _ONNX_DTYPES.get(inputs[0].type, np.float32)
+        feeds[inputs[0].name] = frame.to_numpy(dtype=dtype)
+    else:
+        for tensor in inputs:
+            column = frame[tensor.name] if tensor.name in frame else frame.iloc[:, 0]
+            if tensor.type == "tensor(string)":
+                values = column.astype(str).to_numpy(dtype=object)
+            else:
+                values = column.to_numpy(dtype=_ONNX_DTYPES.get(tensor.type, np.float32))
+            feeds[tensor.name] = values.reshape(-1, 1)
+    outputs = session.run(None, feeds)
+    labels = np.asarray(outputs[0]).ravel()
+    if len(outputs) < 2 or signature.get("task") == "regression":
+        return Scored(_plain(labels), None, None, None)
+    proba = outputs[1]
+    classes = list(signature.get("classes") or [])
+    if isinstance(proba, list):  # zipmap left on: a dict per row
+        classes = classes or sorted(proba[0])
+        proba = np.array([[row[c] for c in classes] for row in proba])
+    proba = np.asarray(proba, dtype=np.float64)
+    return Scored(_plain(labels), proba, classes or None, proba.max(axis=1))
+
+
+def _plain(values: Any) -> list[Any]:
+    """numpy values as JSON-ready Python scalars."""
+    return np.asarray(values).tolist()

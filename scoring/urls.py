@@ -1,0 +1,12 @@
+from django.urls import path
+
+from scoring import views
+
+urlpatterns = [
+    path("models/<str:name>/app-tokens/", views.app_tokens, name="app-tokens"),
+    path(
+        "models/<str:name>/app-tokens/<int:token_id>/revoke/",
+        views.app_token_revoke,
+        name="app-token-revoke",
+    ),
+]

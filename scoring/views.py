@@ -1,0 +1,68 @@
+"""HTML pages of the scoring app: a model's app tokens (list, create, revoke)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods
+
+from releases.errors import DomainError
+from releases.selectors import registered_model_get_for_user
+from scoring import selectors, services
+
+
+class AppTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="App name",
+        help_text="Who will use the key, e.g. checkout-service.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def app_tokens(request: HttpRequest, name: str) -> HttpResponse:
+    model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+    form = AppTokenForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                token, key = services.app_token_create(
+                    actor=request.user, registered_model=model, name=form.cleaned_data["name"]
+                )
+            except DomainError as exc:
+                form.add_error("name" if exc.field == "name" else None, exc.message)
+                status = exc.status_code
+            else:
+                response = render(
+                    request,
+                    "scoring/app_token_created.html",
+                    {"model": model, "token": token, "key": key},
+                    status=201,
+                )
+                # The only response that carries the key must not be kept anywhere.
+                add_never_cache_headers(response)
+                return response
+    tokens = selectors.app_tokens_for_model(registered_model=model)
+    return render(
+        request,
+        "scoring/app_tokens.html",
+        {"model": model, "form": form, "tokens": tokens},
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def app_token_revoke(request: HttpRequest, name: str, token_id: int) -> HttpResponse:
+    token = selectors.app_token_get_for_user(user=request.user, name=name, token_id=token_id)
+    services.app_token_revoke(actor=request.user, app_token=token)
+    messages.success(request, f"App token {token.name!r} revoked; it can no longer predict.")
+    return redirect(reverse("app-tokens", args=[name]))

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
+    """Each test starts cold: no cached callers, versions or models, an empty log buffer, and
+    the log written by hand (``flush_log``) in the test's own transaction."""
+    from releases.loading import clear_cache
+    from scoring import metrics, serving
+    from scoring.prediction_log import prediction_log
+
+    settings.MODELGATE_PREDICTION_LOG_THREAD = False
+    settings.MODELGATE_SERVING_REFRESH_SECONDS = 0
+    serving.forget_everything()
+    clear_cache()
+    metrics.reset()
+    prediction_log.discard()
+    yield
+    serving.forget_everything()
+    clear_cache()
+    prediction_log.discard()
