@@ -6,14 +6,22 @@ parent (the worker) never deserializes the user's model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from releases.sandbox.child import OperationRefused
 from releases.sandbox.runner import SandboxLimits, run_operation
 
+logger = logging.getLogger(__name__)
+
 OPERATION = "releases.sandbox.validation:validate_in_child"
+ONNX_ARRAY = "onnx_model"
+# The key of the returned report holding the compiled model's bytes (or None); not JSON.
+ONNX_BYTES_KEY = "onnx_model_bytes"
 
 
 def validate_in_sandbox(
@@ -64,7 +72,12 @@ def validate_in_sandbox(
         on_stage=on_stage,
         stages=stages,
     )
-    return result.data  # type: ignore[no-any-return]
+    report: dict[str, Any] = result.data
+    # The compiled form travels as bytes in the arrays channel, never in the JSON; the lifecycle
+    # stores it and keeps only its name and sha256 on the version.
+    compiled = result.arrays.get(ONNX_ARRAY)
+    report[ONNX_BYTES_KEY] = compiled.tobytes() if compiled is not None else None
+    return report
 
 
 def validate_in_child(
@@ -100,4 +113,63 @@ def validate_in_child(
         raise OperationRefused("unsafe", exc.code, exc.message) from None
     except (ValidationFailed, InvalidEvaluationData) as exc:
         raise OperationRefused("unusable", "unusable", str(exc)) from None
-    return report, {}
+    evidence, onnx_bytes = _compile_in_child(
+        args=args, inputs=inputs, work=work, evaluation=evaluation, report=report
+    )
+    report["serving_runtime"] = evidence
+    arrays = {ONNX_ARRAY: np.frombuffer(onnx_bytes, dtype=np.uint8)} if onnx_bytes else {}
+    return report, arrays
+
+
+def _compile_in_child(
+    *, args: dict[str, Any], inputs: Path, work: Path, evaluation: Any, report: dict[str, Any]
+) -> tuple[dict[str, Any], bytes | None]:
+    """Compiled inference, decided here where the user's model may run: the model is loaded
+    again under the same policies (validate_artifact keeps it to itself) and its ONNX form is
+    checked against it on the whole evaluation set. Never fails the validation."""
+    from releases.artifact_safety import load_onnx, load_skops_with_scan
+    from releases.compiled import SKLEARN, compile_and_check
+
+    def sklearn(reason: str) -> tuple[dict[str, Any], None]:
+        return {
+            "runtime": SKLEARN,
+            "reason": reason,
+            "rows_checked": 0,
+            "label_agreement": None,
+            "max_proba_diff": None,
+            "seconds": 0.0,
+        }, None
+
+    if args["format"] != "skops":
+        return sklearn("The model was uploaded as ONNX; ONNX Runtime serves it as uploaded.")
+    if evaluation is None or not args["target"] or report.get("evaluation") is None:
+        return sklearn(
+            "No evaluation set to prove an ONNX form reproduces the model, so scikit-learn "
+            "serves it. Upload one with the next version to allow compiled inference."
+        )
+    signature = report["signature"]
+    names = [f["name"] for f in signature["features"]]
+    X = evaluation.dropna(subset=[args["target"]])[names]
+    try:
+        estimator = load_skops_with_scan(
+            path=inputs / args["artifact"],
+            trusted=set(args["trusted"]),
+            max_uncompressed_bytes=args["max_uncompressed_bytes"],
+            max_entries=args["max_entries"],
+            max_schema_bytes=args["max_schema_bytes"],
+            parameter_policy=args["parameter_policy"],
+            structure_checks=args["structure_checks"],
+        ).model
+        compiled = compile_and_check(
+            estimator=estimator,
+            signature=signature,
+            X=X,
+            work=work,
+            load_session=lambda path: load_onnx(path=path),
+        )
+    except MemoryError:
+        return sklearn("Converting the model to ONNX ran out of memory in the sandbox.")
+    except Exception:  # compiled inference is an optimisation: it never fails a validation
+        logger.warning("compiling the model to ONNX failed", exc_info=True)
+        return sklearn("Converting the model to ONNX failed; scikit-learn serves it.")
+    return compiled.evidence, compiled.onnx
