@@ -55,13 +55,15 @@ def compile_and_check(
     X: pd.DataFrame,
     work: Path,
     load_session: Callable[[Path], Any],
+    expected: tuple[Any, Any] | None = None,
 ) -> Compiled:
     """Convert ``estimator`` with skl2onnx, run the conversion on every row of ``X`` and compare
     it with scikit-learn. Never raises for the model's sake: an unsupported estimator or a
     conversion that differs is runtime "sklearn" with the reason.
 
     ``load_session`` opens an ONNX file the way serving will (artifact_safety.load_onnx), so the
-    session checked here is the session served.
+    session checked here is the session served. ``expected`` is scikit-learn's (labels,
+    probabilities) on ``X`` when the caller already has them (validation just predicted).
     """
     started = time.perf_counter()
     evidence: dict[str, Any] = {
@@ -77,10 +79,16 @@ def compile_and_check(
         return _done(evidence, None, started)
     task = signature.get("task")
     try:
-        expected_labels = np.asarray(estimator.predict(X))
+        if expected is not None:
+            labels, proba = expected
+        else:
+            labels = estimator.predict(X)
+            has_proba = task == "classification" and hasattr(estimator, "predict_proba")
+            proba = estimator.predict_proba(X) if has_proba else None
+        expected_labels = np.asarray(labels)
         expected_proba = (
-            np.asarray(estimator.predict_proba(X), dtype=np.float64)
-            if task == "classification" and hasattr(estimator, "predict_proba")
+            np.asarray(proba, dtype=np.float64)
+            if task == "classification" and proba is not None
             else None
         )
     except Exception:  # the model's own predict failing here is reported, not raised

@@ -204,6 +204,7 @@ def model_edit(request: HttpRequest, name: str) -> HttpResponse:
         "description": model.description,
         "model_card": model.model_card,
         "target": dataset.target if dataset else "",
+        "gates": json.dumps(model.gates, indent=2) if model.gates else "",
     }
     form = RegisteredModelEditForm(initial=initial)
     status = 200
@@ -226,6 +227,7 @@ def model_edit(request: HttpRequest, name: str) -> HttpResponse:
                     model_card=f["model_card"],
                     evaluation_data=f["evaluation_data"],
                     target=f["target"],
+                    gates=f["gates"],
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,16 @@ OPERATION = "releases.sandbox.validation:validate_in_child"
 ONNX_ARRAY = "onnx_model"
 # The key of the returned report holding the compiled model's bytes (or None); not JSON.
 ONNX_BYTES_KEY = "onnx_model_bytes"
+
+
+@dataclass(frozen=True)
+class ProductionInput:
+    """The production version's file, for champion vs challenger in the same child."""
+
+    path: Path
+    artifact_format: str
+    trusted: Collection[str]
+    version: int
 
 
 def validate_in_sandbox(
@@ -41,8 +52,15 @@ def validate_in_sandbox(
     stages: Collection[str] | None = None,
     parameter_policy: bool = True,
     structure_checks: bool = True,
+    production: ProductionInput | None = None,
+    measure_latency: bool = True,
+    disagreements: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return `validate_artifact`'s report, or raise `SandboxFailure` saying why not.
+
+    With ``production``, the same child also loads the production artifact (under the same
+    policies, with its own trusted types) and compares; ``disagreements``, when given, receives
+    the disagreeing row positions and both models' predictions on them (numpy arrays).
 
     ``parameter_policy`` and ``structure_checks`` are True in production; only tests turn them
     off, to show that the sandbox alone contains an attack. Never derive them from user input.
@@ -51,6 +69,16 @@ def validate_in_sandbox(
     inputs = {artifact_name: artifact_path}
     if evaluation_path is not None:
         inputs["evaluation.csv"] = evaluation_path
+    production_args = None
+    if production is not None:
+        production_name = f"production.{production.artifact_format}"
+        inputs[production_name] = production.path
+        production_args = {
+            "artifact": production_name,
+            "format": production.artifact_format,
+            "trusted": sorted(production.trusted),
+            "version": production.version,
+        }
     result = run_operation(
         operation=OPERATION,
         args={
@@ -65,6 +93,8 @@ def validate_in_sandbox(
             "max_schema_bytes": max_schema_bytes,
             "parameter_policy": parameter_policy,
             "structure_checks": structure_checks,
+            "production": production_args,
+            "measure_latency": measure_latency,
         },
         inputs=inputs,
         limits=limits,
@@ -72,6 +102,10 @@ def validate_in_sandbox(
         on_stage=on_stage,
         stages=stages,
     )
+    if disagreements is not None:
+        disagreements.update(
+            {k: result.arrays[k] for k in _DISAGREEMENT_ARRAYS if k in result.arrays}
+        )
     report: dict[str, Any] = result.data
     # The compiled form travels as bytes in the arrays channel, never in the JSON; the lifecycle
     # stores it and keeps only its name and sha256 on the version.
@@ -80,14 +114,21 @@ def validate_in_sandbox(
     return report
 
 
+_DISAGREEMENT_ARRAYS = ("positions", "candidate", "production")
+
+
 def validate_in_child(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
+    import time
+
+    started = time.perf_counter()
     from releases.artifact_safety import UnsafeArtifact
     from releases.signature import InvalidEvaluationData, read_evaluation_csv
-    from releases.validation import ValidationFailed, validate_artifact
+    from releases.validation import ProductionArtifact, ValidationFailed, validate_artifact
 
+    imported = time.perf_counter()
     try:
         evaluation = None
         if args["evaluation"]:
@@ -96,6 +137,17 @@ def validate_in_child(
                 target=args["target"],
                 max_rows=args["max_rows"],
             )
+        read = time.perf_counter()
+        production = None
+        if args.get("production"):
+            production = ProductionArtifact(
+                path=inputs / args["production"]["artifact"],
+                artifact_format=args["production"]["format"],
+                trusted=set(args["production"]["trusted"]),
+                version=int(args["production"]["version"]),
+            )
+        disagreements: dict[str, Any] = {}
+        predictions: dict[str, Any] = {}
         report = validate_artifact(
             path=inputs / args["artifact"],
             artifact_format=args["format"],
@@ -108,26 +160,39 @@ def validate_in_child(
             on_stage=on_stage,
             parameter_policy=args["parameter_policy"],
             structure_checks=args["structure_checks"],
+            production=production,
+            measure_latency=args.get("measure_latency", True),
+            disagreements=disagreements,
+            predictions=predictions,
         )
     except UnsafeArtifact as exc:
         raise OperationRefused("unsafe", exc.code, exc.message) from None
     except (ValidationFailed, InvalidEvaluationData) as exc:
         raise OperationRefused("unusable", "unusable", str(exc)) from None
-    evidence, onnx_bytes = _compile_in_child(
-        args=args, inputs=inputs, work=work, evaluation=evaluation, report=report
-    )
+    # Not stages (the page shows the model's own steps), but part of what the job costs.
+    report["timings"] = {
+        "importing libraries": round(imported - started, 4),
+        "reading evaluation data": round(read - imported, 4),
+        **report.get("timings", {}),
+    }
+    if predictions:
+        predictions["signature"] = report["signature"]
+    evidence, onnx_bytes = _compile_in_child(args=args, work=work, predictions=predictions)
     report["serving_runtime"] = evidence
-    arrays = {ONNX_ARRAY: np.frombuffer(onnx_bytes, dtype=np.uint8)} if onnx_bytes else {}
+    report["timings"]["compiling to ONNX and checking it"] = evidence["seconds"]
+    arrays: dict[str, Any] = dict(disagreements)
+    if onnx_bytes:
+        arrays[ONNX_ARRAY] = np.frombuffer(onnx_bytes, dtype=np.uint8)
     return report, arrays
 
 
 def _compile_in_child(
-    *, args: dict[str, Any], inputs: Path, work: Path, evaluation: Any, report: dict[str, Any]
+    *, args: dict[str, Any], work: Path, predictions: dict[str, Any]
 ) -> tuple[dict[str, Any], bytes | None]:
-    """Compiled inference, decided here where the user's model may run: the model is loaded
-    again under the same policies (validate_artifact keeps it to itself) and its ONNX form is
-    checked against it on the whole evaluation set. Never fails the validation."""
-    from releases.artifact_safety import load_onnx, load_skops_with_scan
+    """Compiled inference, decided here where the user's model may run: its ONNX form is
+    checked against the predictions the evaluation just made, on the whole evaluation set.
+    Never fails the validation."""
+    from releases.artifact_safety import load_onnx
     from releases.compiled import SKLEARN, compile_and_check
 
     def sklearn(reason: str) -> tuple[dict[str, Any], None]:
@@ -142,30 +207,19 @@ def _compile_in_child(
 
     if args["format"] != "skops":
         return sklearn("The model was uploaded as ONNX; ONNX Runtime serves it as uploaded.")
-    if evaluation is None or not args["target"] or report.get("evaluation") is None:
+    if not predictions:
         return sklearn(
             "No evaluation set to prove an ONNX form reproduces the model, so scikit-learn "
             "serves it. Upload one with the next version to allow compiled inference."
         )
-    signature = report["signature"]
-    names = [f["name"] for f in signature["features"]]
-    X = evaluation.dropna(subset=[args["target"]])[names]
     try:
-        estimator = load_skops_with_scan(
-            path=inputs / args["artifact"],
-            trusted=set(args["trusted"]),
-            max_uncompressed_bytes=args["max_uncompressed_bytes"],
-            max_entries=args["max_entries"],
-            max_schema_bytes=args["max_schema_bytes"],
-            parameter_policy=args["parameter_policy"],
-            structure_checks=args["structure_checks"],
-        ).model
         compiled = compile_and_check(
-            estimator=estimator,
-            signature=signature,
-            X=X,
+            estimator=predictions["model"],
+            signature=predictions["signature"],
+            X=predictions["X"],
             work=work,
             load_session=lambda path: load_onnx(path=path),
+            expected=(predictions["y_pred"], predictions["proba"]),
         )
     except MemoryError:
         return sklearn("Converting the model to ONNX ran out of memory in the sandbox.")

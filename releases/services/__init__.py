@@ -7,6 +7,7 @@ from releases.services.lifecycle import (
     model_version_abandon_validation,
     model_version_finish_validation,
     model_version_report_stage,
+    model_version_rerun_validation,
     model_version_reset_validation,
     model_version_start_validation,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "model_version_finish_validation",
     "model_version_promote",
     "model_version_report_stage",
+    "model_version_rerun_validation",
     "model_version_reset_validation",
     "model_version_review",
     "model_version_start_validation",

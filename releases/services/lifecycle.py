@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
+from releases.errors import Conflict, Forbidden
 from releases.models import (
     ModelVersion,
     RegisteredModel,
     VersionStatus,
 )
 from releases.services.audit import audit_record
-from releases.services.registry import _transition
+from releases.services.registry import _enqueue_validation, _transition
 
 
 @transaction.atomic
@@ -37,9 +41,21 @@ def model_version_report_stage(*, version_id: int, stage: str) -> None:
 
 @transaction.atomic
 def model_version_finish_validation(
-    *, version_id: int, report: dict[str, Any] | None, error: str = "", error_code: str = ""
+    *,
+    version_id: int,
+    report: dict[str, Any] | None,
+    error: str = "",
+    error_code: str = "",
+    disagreements: dict[str, Any] | None = None,
 ) -> ModelVersion | None:
-    """validating → validated (with what was learned) or validation_failed (with why)."""
+    """validating → validated (with what was learned) or validation_failed (with why).
+
+    A validated version's report gets the signature diff against production and the model's
+    gates checked against it; a version that fails a gate is still validated (promotion
+    enforces the gates). ``disagreements`` (positions and both predictions, from the sandbox)
+    is stored as a file for the disagreement CSV download.
+    """
+    from releases import gates
     from releases.selectors import production_version
     from releases.signature import diff_signatures
 
@@ -85,13 +101,27 @@ def model_version_finish_validation(
         if production is not None and production.signature
         else None
     )
-    version.validation_report = {
+    comparison = report.get("comparison")
+    if comparison is not None:
+        comparison["signature_diff"] = version.signature_diff
+        if disagreements and "positions" in disagreements:
+            comparison["disagreements_file"] = _store_disagreements(disagreements)
+    stored = {
         "stage": "done",
         "steps": report.get("steps", []),
         "evaluation": report.get("evaluation"),
         "load_seconds": report.get("load_seconds"),
+        "timings": report.get("timings", {}),
+        "comparison": comparison,
+        "cost": report.get("cost"),
         "serving_runtime": report.get("serving_runtime"),
     }
+    if report.get("comparison_error"):
+        stored["comparison_error"] = report["comparison_error"]
+    stored["gates"], stored["gates_passed"] = gates.evaluate(
+        version.registered_model.gates or {}, {**stored, "signature_diff": version.signature_diff}
+    )
+    version.validation_report = stored
     version.save()
     _adopt_evaluation_set(version)
     audit_record(
@@ -101,6 +131,7 @@ def model_version_finish_validation(
         payload={
             "signature_changed": bool(version.signature_diff and version.signature_diff["changed"]),
             "metrics": (report.get("evaluation") or {}).get("metrics"),
+            "gates_passed": stored["gates_passed"],
         },
     )
     return version
@@ -126,6 +157,20 @@ def _adopt_serving_runtime(version: ModelVersion, report: dict[str, Any]) -> Non
         version.onnx_artifact.name = ""
         version.onnx_sha256 = ""
         version.serving_runtime = ServingRuntime.SKLEARN
+
+
+def _store_disagreements(arrays: dict[str, Any]) -> str:
+    """Save the disagreement arrays (numbers and text only: loaded back without pickle) through
+    the storage API; the CSV download rebuilds the rows from them and the evaluation set."""
+    import numpy as np
+
+    from releases.artifact_store import store_content_addressed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "disagreements.npz"
+        plain: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+        np.savez_compressed(path, **plain)
+        return store_content_addressed(path=path, kind="reports", extension="npz").name
 
 
 def _adopt_evaluation_set(version: ModelVersion) -> None:
@@ -197,3 +242,52 @@ def model_version_abandon_validation(*, version_id: int, error: str, error_code:
         model_version=version,
         payload={"error": error[:500], "code": error_code},
     )
+
+
+RERUNNABLE = frozenset({VersionStatus.VALIDATED, VersionStatus.VALIDATION_FAILED})
+
+
+@transaction.atomic
+def model_version_rerun_validation(*, actor: User, model_version: ModelVersion) -> ModelVersion:
+    """validated or validation_failed → pending, and validate again (on the model's current
+    production version and gates). The uploader, and reviewers and admins of the team, may."""
+    from releases.selectors import user_can
+
+    version = (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("registered_model__team")
+        .get(pk=model_version.pk)
+    )
+    team_id = version.registered_model.team_id
+    if not (
+        (
+            version.uploaded_by_id == actor.pk
+            and user_can(user=actor, team_id=team_id, action="view")
+        )
+        or user_can(user=actor, team_id=team_id, action="review")
+    ):
+        raise Forbidden(
+            "Only the version's uploader, or a reviewer or admin of team "
+            f"{version.registered_model.team.name!r}, can re-run its validation."
+        )
+    if version.status not in RERUNNABLE:
+        raise Conflict(
+            f"Version {version.version} is {version.status}; only validated or failed versions "
+            "can be validated again."
+        )
+    previous = version.status
+    _transition(version, VersionStatus.PENDING)
+    version.validation_error = ""
+    version.validation_report = {}
+    version.save(
+        update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
+    )
+    audit_record(
+        actor=actor,
+        action="version.validation_rerun",
+        model_version=version,
+        payload={"previous_status": previous},
+    )
+    if not version.pending_trust:
+        _enqueue_validation(version)
+    return version

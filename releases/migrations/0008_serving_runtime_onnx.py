@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0006_webhooks"),
+        ("releases", "0007_registeredmodel_gates_reports"),
     ]
 
     operations = [
