@@ -487,7 +487,7 @@ for name, model in built.items():
     version = services.model_version_review(actor=rev, model_version=version, decision="approve")
     services.model_version_promote(actor=rev, model_version=version, stage="production")
     version.refresh_from_db()
-    out[name] = {"runtime": version.serving_runtime,
+    out[name] = {"runtime": getattr(version, "serving_runtime", "sklearn (no compiled inference)"),
                  "evidence": version.validation_report.get("serving_runtime")}
 _, key = services.api_token_rotate(actor=None, user=ds)
 out["token"] = key
@@ -498,13 +498,15 @@ print(json.dumps(out))
 def bench_modelgate(
     args: argparse.Namespace, work: Path, X: Any, columns: list[str]
 ) -> list[Result]:
+    root = Path(args.modelgate_root).resolve()
     var = work / "modelgate-var"
     var.mkdir(exist_ok=True)
     env = {
         **os.environ,
         "MODELGATE_VAR_DIR": str(var),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
+        "PYTHONDONTWRITEBYTECODE": "1",  # another checkout (--modelgate-root) stays untouched
     }
     for key in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"):
         env.pop(key, None)  # a throwaway SQLite var dir, never the developer's database
@@ -512,7 +514,7 @@ def bench_modelgate(
     done = subprocess.run(
         [PYTHON, "-c", SETUP_MODELGATE, str(work), TRAIN_SCRIPT, str(N_FEATURES), str(N_TRAIN),
          str(SEED)],
-        env=env, cwd=ROOT, capture_output=True, text=True,
+        env=env, cwd=root, capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         log(f"ModelGate skipped: setting it up failed:\n{done.stderr[-3000:]}")
@@ -525,11 +527,18 @@ def bench_modelgate(
     results = []
     port = free_port()
     log_path = work / "modelgate-gunicorn.log"
-    cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "webapp.wsgi:application",
-           "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-           "--threads", str(args.threads), "--timeout", "60", "--log-level", "warning"]  # fmt: skip
+    cmd = [str(root / ".venv" / "bin" / "gunicorn"), "webapp.wsgi:application",
+           "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
+    conf = root / "gunicorn.conf.py"
+    if conf.exists():
+        cmd += ["-c", str(conf)]  # the documented serving configuration
+    if args.workers or not conf.exists():
+        cmd += ["--workers", str(args.workers or 2)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    log(f"ModelGate: {' '.join(cmd[1:])}")
     headers = {"Authorization": f"Token {setup['token']}"}
-    with running(cmd, env=env, cwd=ROOT, log_path=log_path) as proc:
+    with running(cmd, env=env, cwd=root, log_path=log_path) as proc:
         wait_ready(f"http://127.0.0.1:{port}/healthz", proc, log_path)
         probe = bodies_json(1, columns, X)["instances"]
         request = urllib.request.Request(
@@ -683,8 +692,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--servers", default="modelgate,mlflow,mlserver")
-    parser.add_argument("--workers", type=int, default=2, help="ModelGate's gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="ModelGate's threads per worker")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="ModelGate's gunicorn workers (default: 2, or gunicorn.conf.py's)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker")
+    parser.add_argument(
+        "--modelgate-root",
+        default=str(ROOT),
+        help="the ModelGate checkout to serve (default: this)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
