@@ -220,14 +220,17 @@ def _compare(
         got = np.asarray(outputs[0], dtype=np.float64).reshape(n)
         want = expected_labels.astype(np.float64).reshape(n)
         scale = np.maximum(np.abs(want), _REGRESSION_ATOL)
-        relative = np.abs(got - want) / scale
+        diff = _abs_diff(got, want)
+        with np.errstate(invalid="ignore", over="ignore"):
+            relative = np.where(diff == 0, 0.0, diff / scale)
+        relative = np.where(np.isnan(relative), np.inf, relative)
         bad = np.flatnonzero(relative > REGRESSION_RTOL)
         worst = float(relative.max()) if n else 0.0
         return {
             "equivalent": bad.size == 0,
             "label_agreement": None,
             "max_proba_diff": None,
-            "max_relative_diff": worst,
+            "max_relative_diff": _finite_or_none(worst),
             "differing_rows": bad[:_SHOWN_ROWS].tolist(),
             "difference": f"{bad.size} of {n} values differ by more than {REGRESSION_RTOL:g} "
             f"relative (rows {_rows(bad)}; up to {worst:.3g})",
@@ -256,7 +259,7 @@ def _compare(
                 "difference": f"probabilities of shape {got_proba.shape} instead of "
                 f"{expected_proba.shape}",
             }
-        diff = np.abs(got_proba - expected_proba).max(axis=1)
+        diff = _abs_diff(got_proba, expected_proba).max(axis=1)
         max_diff = float(diff.max())
         proba_bad = np.flatnonzero(diff > PROBA_TOLERANCE)
     parts = []
@@ -274,10 +277,26 @@ def _compare(
     return {
         "equivalent": not parts,
         "label_agreement": float(same.mean()),
-        "max_proba_diff": max_diff,
+        "max_proba_diff": _finite_or_none(max_diff),
         "differing_rows": np.union1d(bad, proba_bad)[:_SHOWN_ROWS].tolist(),
         "difference": "; ".join(parts),
     }
+
+
+def _abs_diff(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """|got - want|, where a NaN on one side only is an infinite difference (never agreement)
+    and NaN on both sides, or equal values (infinities included), is none."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got - want)
+    agree = (got == want) | (np.isnan(got) & np.isnan(want))
+    diff = np.where(agree, 0.0, diff)
+    return np.where(np.isnan(diff), np.inf, diff)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # The report must be strict JSON: an infinite difference is recorded as None (the reason
+    # says "inf").
+    return value if value is None or np.isfinite(value) else None
 
 
 def _labels_equal(want: np.ndarray, got: np.ndarray) -> np.ndarray:

@@ -131,7 +131,11 @@ def _load_compiled(model_version: ModelVersion) -> LoadedModel:
         path = Path(tmp) / "model.onnx"
         path.write_bytes(data)
         try:
-            session = load_onnx(path=path)
+            # One thread per session.run: the server's workers and threads are the parallelism.
+            session = load_onnx(
+                path=path,
+                intra_op_threads=int(getattr(settings, "MODELGATE_ONNX_THREADS", 1)),
+            )
         except UnsafeArtifact as exc:
             raise ModelUnloadable(
                 f"The compiled form of version {model_version.version} cannot be loaded: "

@@ -4,6 +4,7 @@ only when the conversion reproduces scikit-learn on the whole evaluation set."""
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from functools import cache
 from pathlib import Path
@@ -258,3 +259,88 @@ def test_the_version_page_says_which_runtime_serves_it_and_shows_the_evidence(
     assert "Rows checked</dt><dd>300" in html
     assert "identical on every row" in html
     assert "Largest probability difference" in html
+
+
+class _Session:
+    """Stands in for an ONNX Runtime session whose outputs a test chooses."""
+
+    def __init__(self, real: Any, tamper: Any) -> None:
+        self.real, self.tamper = real, tamper
+
+    def get_inputs(self) -> Any:
+        return self.real.get_inputs()
+
+    def run(self, names: Any, feed: Any) -> Any:
+        return self.tamper(self.real.run(names, feed))
+
+
+def test_nan_probabilities_from_the_conversion_are_a_difference_not_agreement(
+    tmp_path: Path,
+) -> None:
+    model, frame, _ = forest()
+    signature = infer_signature(estimator=model, evaluation=frame, target=None)
+
+    def nan_first_row(outputs: Any) -> Any:
+        label, proba = outputs
+        proba = proba.copy()
+        proba[0, :] = np.nan
+        return [label, proba]
+
+    compiled = compile_and_check(
+        estimator=model,
+        signature=signature,
+        X=frame,
+        work=tmp_path,
+        load_session=lambda path: _Session(load_onnx(path=path), nan_first_row),
+    )
+
+    assert compiled.onnx is None
+    assert compiled.evidence["runtime"] == "sklearn"
+    assert compiled.evidence["differing_rows"] == [0]
+    assert compiled.evidence["max_proba_diff"] is None  # infinite: not a number JSON can hold
+    assert (
+        "probabilities differ by more than 1e-05 on 1 rows (rows 0; up to inf)"
+        in (compiled.evidence["reason"])
+    )
+    json.dumps(compiled.evidence, allow_nan=False)
+
+
+def test_a_regressor_whose_conversion_drifts_stays_sklearn_naming_the_rows(tmp_path: Path) -> None:
+    from sklearn.linear_model import Ridge
+
+    _, frame, _ = forest()
+    model = Ridge().fit(frame, frame["f0"] * 1000 + 5000)
+    signature = infer_signature(estimator=model, evaluation=frame, target=None)
+
+    def drift(outputs: Any) -> Any:
+        values = outputs[0].copy()
+        values[[3, 7]] *= 1.001
+        return [values]
+
+    compiled = compile_and_check(
+        estimator=model,
+        signature=signature,
+        X=frame,
+        work=tmp_path,
+        load_session=lambda path: _Session(load_onnx(path=path), drift),
+    )
+
+    assert compiled.evidence["runtime"] == "sklearn"
+    assert compiled.evidence["differing_rows"] == [3, 7]
+    assert (
+        "2 of 300 values differ by more than 1e-05 relative (rows 3, 7"
+        in (compiled.evidence["reason"])
+    )
+
+
+@pytest.mark.django_db
+def test_served_onnx_sessions_run_on_one_thread_without_spinning(
+    api: Any, owner: Any, risk_model: Any, media_root: Path, fresh_cache: Any
+) -> None:
+    model, frame, labels = forest()
+    version = validated(api, owner, model, frame, labels)
+
+    options = load_serving_model(version).model.get_session_options()
+
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
