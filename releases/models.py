@@ -236,6 +236,11 @@ class ModelVersion(models.Model):
         max_length=300, blank=True, help_text="The compiled form, content-addressed."
     )
     onnx_sha256 = models.CharField(max_length=64, blank=True)
+    validation_task_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Celery task id of the current validation attempt; only it may restart.",
+    )
     evaluation_dataset = models.ForeignKey(
         EvaluationDataset, null=True, blank=True, on_delete=models.PROTECT, related_name="versions"
     )

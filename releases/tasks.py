@@ -75,7 +75,9 @@ GAVE_UP_MESSAGE = (
 )
 def validate_model_version(self: Task, *, version_id: int) -> str:
     """Validate the version in the sandbox; this worker never deserializes the user's model."""
-    version = services.model_version_start_validation(version_id=version_id)
+    version = services.model_version_start_validation(
+        version_id=version_id, task_id=self.request.id or ""
+    )
     if version is None:
         return "skipped"
     version = ModelVersion.objects.select_related("evaluation_dataset", "registered_model").get(
@@ -179,3 +181,10 @@ def deliver_webhook(self: Task, *, delivery_id: int) -> str:
         delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
         raise self.retry(countdown=delay)
     return outcome
+
+
+@shared_task(name="releases.sweep_stuck_validations")
+def sweep_stuck_validations() -> dict[str, list[int]]:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE): re-queue versions whose job was lost."""
+    result = services.model_versions_sweep_stuck()
+    return {"requeued": result.requeued, "failed": result.failed}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from releases.errors import Conflict, Forbidden
 from releases.models import (
+    AuditEvent,
     ModelVersion,
     RegisteredModel,
     VersionStatus,
@@ -18,18 +21,108 @@ from releases.models import (
 from releases.services.audit import audit_record
 from releases.services.registry import _enqueue_validation, _transition
 
+logger = logging.getLogger(__name__)
+
+
+# Audit actions that count as one more attempt at a validation that never finished: the sweeper
+# re-queued it, or its own task was delivered again after the worker running it died.
+RESET_ACTIONS = ("version.validation_swept", "version.validation_restarted")
+
+TOO_MANY_RESETS_MESSAGE = (
+    "Validation was started {attempts} times and never finished: each time the worker running it "
+    "died or lost the job (the model may crash or exhaust the worker). It was stopped rather than "
+    "retried forever. Check the model on your own machine, then upload it again as a new version; "
+    "if other models fail the same way, ask your ModelGate administrator to check the workers."
+)
+
+
+def validation_resets(version: ModelVersion) -> int:
+    """How many times this version's validation was restarted or re-queued after getting stuck."""
+    return AuditEvent.objects.filter(model_version=version, action__in=RESET_ACTIONS).count()
+
+
+def enqueue_validation(*, version_id: int) -> bool:
+    """Send the validation task now; False (logged) when the broker cannot take it.
+
+    Called from ``transaction.on_commit``: an error here would turn an upload that is already
+    committed into a 500. The version stays pending and the sweeper queues it once the broker is
+    back (``model_versions_sweep_stuck``)."""
+    from releases.tasks import validate_model_version
+
+    try:
+        validate_model_version.delay(version_id=version_id)
+    except Exception:  # kombu OperationalError, redis and socket errors: broker unreachable
+        logger.exception(
+            "could not queue validation of version %s; the sweeper will queue it later",
+            version_id,
+        )
+        return False
+    return True
+
 
 @transaction.atomic
-def model_version_start_validation(*, version_id: int) -> ModelVersion | None:
-    """pending → validating. None when there is nothing to do (gone, done, or awaiting trust)."""
+def model_version_start_validation(*, version_id: int, task_id: str = "") -> ModelVersion | None:
+    """pending → validating. None when there is nothing to do (gone, done, awaiting trust, or
+    another attempt owns it).
+
+    A version already ``validating`` under this same ``task_id`` restarts: the broker delivered
+    the task again because the worker running it died before acknowledging it (acks_late). A
+    duplicate with another task id (e.g. queued by the sweeper) leaves the running attempt alone.
+    """
     version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
-    if version is None or version.status != VersionStatus.PENDING or version.pending_trust:
+    if version is None:
+        return None
+    if (
+        version.status == VersionStatus.VALIDATING
+        and task_id
+        and version.validation_task_id == task_id
+    ):
+        attempts = validation_resets(version) + 1
+        if attempts > settings.MODELGATE_VALIDATION_MAX_RESETS:
+            _fail_too_many_resets(version, attempts)
+            return None
+        previous_stage = (version.validation_report or {}).get("stage", "")
+        version.validation_report = {"stage": "loading model"}
+        version.save(update_fields=["validation_report"])
+        audit_record(
+            actor=None,
+            action="version.validation_restarted",
+            model_version=version,
+            payload={"task_id": task_id, "attempt": attempts, "stage": previous_stage},
+        )
+        return version
+    if version.status != VersionStatus.PENDING or version.pending_trust:
         return None
     _transition(version, VersionStatus.VALIDATING)
     version.validation_report = {"stage": "loading model"}
-    version.save(update_fields=["status", "status_changed_at", "validation_report"])
+    version.validation_task_id = task_id
+    version.save(
+        update_fields=["status", "status_changed_at", "validation_report", "validation_task_id"]
+    )
     audit_record(actor=None, action="version.validation_started", model_version=version)
     return version
+
+
+def _fail_too_many_resets(version: ModelVersion, attempts: int) -> None:
+    """Ends a version whose validation keeps dying (caller holds the row lock)."""
+    stage = (version.validation_report or {}).get("stage", "")
+    error = TOO_MANY_RESETS_MESSAGE.format(attempts=attempts)
+    _transition(version, VersionStatus.VALIDATION_FAILED)
+    version.validation_error = error
+    version.validation_report = {
+        "stage": "failed",
+        "error_code": "too_many_attempts",
+        "failed_stage": stage,
+    }
+    version.save(
+        update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
+    )
+    audit_record(
+        actor=None,
+        action="version.validation_failed",
+        model_version=version,
+        payload={"error": error[:500], "code": "too_many_attempts", "attempts": attempts},
+    )
 
 
 def model_version_report_stage(*, version_id: int, stage: str) -> None:

@@ -284,10 +284,12 @@ def model_version_upload(
 
 
 def _enqueue_validation(version: ModelVersion) -> None:
-    from releases.tasks import validate_model_version
+    from releases.services.lifecycle import enqueue_validation
 
     version_id = version.pk
-    transaction.on_commit(lambda: validate_model_version.delay(version_id=version_id))
+    # A broker that is down must not turn the committed upload into a 500: enqueue_validation
+    # logs it and the sweeper queues the pending version later.
+    transaction.on_commit(lambda: enqueue_validation(version_id=version_id))
 
 
 def _transition(version: ModelVersion, to: str) -> None:

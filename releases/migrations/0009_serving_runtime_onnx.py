@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0007_registeredmodel_gates_reports"),
+        ("releases", "0008_validation_task_id_sweeper"),
     ]
 
     operations = [
