@@ -47,6 +47,14 @@ def store_content_addressed(*, path: str | Path, kind: str, extension: str) -> S
     return StoredFile(name=saved, sha256=sha, size=size, created=True)
 
 
+def store_bytes_content_addressed(*, data: bytes, kind: str, extension: str) -> StoredFile:
+    """`store_content_addressed` for bytes produced in memory (a compiled model)."""
+    with tempfile.NamedTemporaryFile(suffix=f".{extension}") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return store_content_addressed(path=tmp.name, kind=kind, extension=extension)
+
+
 def discard(stored: StoredFile | None) -> None:
     """Undo a store after a refused or failed upload, unless the bytes belong to others too."""
     if stored is not None and stored.created:

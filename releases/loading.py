@@ -85,6 +85,66 @@ def load_version_model(model_version: ModelVersion) -> LoadedModel:
         return loaded
 
 
+def load_serving_model(model_version: ModelVersion) -> LoadedModel:
+    """What serves the version: its compiled ONNX form (an onnxruntime session fed with
+    `releases.compiled.onnx_feed`, outputs ``label``/``probabilities`` or ``variable``) when
+    validation proved it reproduces scikit-learn, else `load_version_model`'s estimator.
+
+    The ONNX bytes must hash to ``onnx_sha256`` (else `ArtifactChanged`) and pass the same ONNX
+    checks as an uploaded ONNX file; sessions are cached per sha256 like estimators.
+    """
+    from releases.models import ServingRuntime
+
+    if model_version.serving_runtime != ServingRuntime.ONNX or not model_version.onnx_sha256:
+        return load_version_model(model_version)
+    key = (model_version.onnx_sha256, frozenset({"onnx-serving"}))
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        loaded = _load_compiled(model_version)
+        with _cache_lock:
+            _cache[key] = loaded
+            while len(_cache) > _cache_size():
+                evicted, _ = _cache.popitem(last=False)
+                _key_locks.pop(evicted, None)
+        return loaded
+
+
+def _load_compiled(model_version: ModelVersion) -> LoadedModel:
+    from releases.artifact_safety import UnsafeArtifact, load_onnx
+
+    data = _read_verified(
+        model_version,
+        name=str(model_version.onnx_artifact.name),
+        sha256=model_version.onnx_sha256,
+        what="compiled ONNX form",
+    )
+    with tempfile.TemporaryDirectory(prefix="modelgate-load-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(data)
+        try:
+            # One thread per session.run: the server's workers and threads are the parallelism.
+            session = load_onnx(
+                path=path,
+                intra_op_threads=int(getattr(settings, "MODELGATE_ONNX_THREADS", 1)),
+            )
+        except UnsafeArtifact as exc:
+            raise ModelUnloadable(
+                f"The compiled form of version {model_version.version} cannot be loaded: "
+                f"{exc.message}",
+                detail={"reason": exc.code},
+            ) from exc
+    return LoadedModel(sha256=model_version.onnx_sha256, format="onnx", model=session)
+
+
 def clear_cache() -> None:
     """Forget every loaded model (tests; a process that must drop memory)."""
     with _cache_lock:
@@ -95,7 +155,12 @@ def clear_cache() -> None:
 def _load(model_version: ModelVersion, trusted: frozenset[str]) -> LoadedModel:
     from releases.artifact_safety import UnsafeArtifact, load_onnx, load_skops
 
-    data = _read_verified(model_version)
+    data = _read_verified(
+        model_version,
+        name=str(model_version.artifact.name),
+        sha256=model_version.sha256,
+        what="stored file",
+    )
     with tempfile.TemporaryDirectory(prefix="modelgate-load-") as tmp:
         path = Path(tmp) / f"model.{model_version.format}"
         path.write_bytes(data)
@@ -118,22 +183,22 @@ def _load(model_version: ModelVersion, trusted: frozenset[str]) -> LoadedModel:
     return LoadedModel(sha256=model_version.sha256, format=model_version.format, model=model)
 
 
-def _read_verified(model_version: ModelVersion) -> bytes:
+def _read_verified(model_version: ModelVersion, *, name: str, sha256: str, what: str) -> bytes:
     digest = hashlib.sha256()
     chunks: list[bytes] = []
     try:
-        with default_storage.open(str(model_version.artifact.name), "rb") as fh:
+        with default_storage.open(name, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
                 chunks.append(chunk)
     except OSError:
         raise ArtifactChanged(
-            f"The stored file of version {model_version.version} is missing; it cannot be "
+            f"The {what} of version {model_version.version} is missing; it cannot be "
             "loaded. Upload the model again as a new version."
         ) from None
-    if digest.hexdigest() != model_version.sha256:
+    if digest.hexdigest() != sha256:
         raise ArtifactChanged(
-            f"The stored file of version {model_version.version} no longer matches the sha256 "
+            f"The {what} of version {model_version.version} no longer matches the sha256 "
             "it was uploaded and reviewed with, so ModelGate will not load it. Restore the file "
             "or upload the model again as a new version."
         )

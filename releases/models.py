@@ -192,6 +192,14 @@ class ArtifactFormat(models.TextChoices):
     ONNX = "onnx", "ONNX"
 
 
+class ServingRuntime(models.TextChoices):
+    """What answers predictions: the compiled ONNX form only when validation proved it
+    reproduces scikit-learn on the whole evaluation set."""
+
+    ONNX = "onnx", "ONNX Runtime"
+    SKLEARN = "sklearn", "scikit-learn"
+
+
 class ModelVersion(models.Model):
     """One immutable upload of a registered model: artifact, signature and validation outcome."""
 
@@ -221,6 +229,13 @@ class ModelVersion(models.Model):
     )
     validation_error = models.TextField(blank=True)
     validation_report = models.JSONField(default=dict, blank=True)
+    serving_runtime = models.CharField(
+        max_length=10, choices=ServingRuntime.choices, default=ServingRuntime.SKLEARN
+    )
+    onnx_artifact = models.FileField(
+        max_length=300, blank=True, help_text="The compiled form, content-addressed."
+    )
+    onnx_sha256 = models.CharField(max_length=64, blank=True)
     validation_task_id = models.CharField(
         max_length=64,
         blank=True,

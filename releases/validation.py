@@ -58,6 +58,7 @@ class _Loaded:
     predict: Callable[[pd.DataFrame], tuple[Any, Any]]
     serve: Callable[[pd.DataFrame], Any]
     serve_method: str
+    model: Any = None  # the scikit-learn estimator (None for ONNX uploads)
 
 
 # Latency: repetitions per batch size, and the most time the whole measurement may take.
@@ -103,8 +104,12 @@ def validate_artifact(
     production: ProductionArtifact | None = None,
     measure_latency: bool = True,
     disagreements: dict[str, Any] | None = None,
+    predictions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the version's description, signature, evaluation, comparison and serving cost.
+
+    ``predictions``, when given, receives the scikit-learn model, the evaluation features and
+    the model's labels and probabilities on them (compiled inference checks against those).
 
     The model predicts on the evaluation rows once; metrics, curves, slices and the comparison
     all reuse those predictions. With ``production``, the production artifact is loaded under
@@ -190,6 +195,8 @@ def validate_artifact(
             f"The model returned predictions of shape {predicted.shape} for {len(frame)} rows; "
             "ModelGate measures models that predict one value per row."
         )
+    if predictions is not None and loaded.model is not None:
+        predictions.update(model=loaded.model, X=X, y_pred=predicted, proba=proba)
     peak = _max_rss_mb()
     report["cost"]["peak_memory_mb"] = peak
     report["cost"]["predict_memory_delta_mb"] = round(max(peak - rss_before, 0.0), 2)
@@ -300,6 +307,7 @@ def _load(
             predict=_sklearn_predictor(estimator),
             serve=estimator.predict_proba if has_proba else estimator.predict,
             serve_method="predict_proba" if has_proba else "predict",
+            model=estimator,
         )
     if artifact_format == "onnx":
         info = check_onnx(path=path)

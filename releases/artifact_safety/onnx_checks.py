@@ -55,17 +55,24 @@ def check_onnx(*, path: str | Path) -> OnnxInfo:
     return _inspect(model)
 
 
-def load_onnx(*, path: str | Path) -> onnxruntime.InferenceSession:
+def load_onnx(
+    *, path: str | Path, intra_op_threads: int | None = None
+) -> onnxruntime.InferenceSession:
     """`check_onnx`, then an ONNX Runtime session on the CPU with no custom-op libraries.
 
     The session is built from the very bytes that were checked (not from the path), so the
     file cannot change in between, and ONNX Runtime has no directory to resolve external data
-    against.
+    against. ``intra_op_threads`` caps ONNX Runtime's thread pool (serving: gunicorn's workers
+    and threads already use the cores, and idle pool threads spin-wait by default).
     """
     data = Path(path).read_bytes()
     _inspect(_parse(data))
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.load_model_format", "ONNX")
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(
             data, sess_options=options, providers=["CPUExecutionProvider"]

@@ -180,6 +180,7 @@ def model_version_finish_validation(
         )
         return version
     production = production_version(registered_model=version.registered_model)
+    _adopt_serving_runtime(version, report)
     _transition(version, VersionStatus.VALIDATED)
     version.estimator_class = report["estimator_class"][:300]
     version.parameters = report["parameters"]
@@ -206,6 +207,7 @@ def model_version_finish_validation(
         "timings": report.get("timings", {}),
         "comparison": comparison,
         "cost": report.get("cost"),
+        "serving_runtime": report.get("serving_runtime"),
     }
     if report.get("comparison_error"):
         stored["comparison_error"] = report["comparison_error"]
@@ -226,6 +228,28 @@ def model_version_finish_validation(
         },
     )
     return version
+
+
+def _adopt_serving_runtime(version: ModelVersion, report: dict[str, Any]) -> None:
+    """The compiled form the sandbox proved equivalent, stored content-addressed beside the
+    artifact; without one (or on a retried task without the bytes) scikit-learn serves."""
+    from releases.artifact_store import store_bytes_content_addressed
+    from releases.models import ServingRuntime
+    from releases.sandbox.validation import ONNX_BYTES_KEY
+
+    data = report.pop(ONNX_BYTES_KEY, None)
+    evidence = report.get("serving_runtime") or {}
+    if data and evidence.get("runtime") == ServingRuntime.ONNX:
+        stored = store_bytes_content_addressed(data=data, kind="artifacts", extension="onnx")
+        version.onnx_artifact.name = stored.name
+        version.onnx_sha256 = stored.sha256
+        version.serving_runtime = ServingRuntime.ONNX
+    else:
+        if evidence.get("runtime") == ServingRuntime.ONNX:  # evidence without the bytes
+            evidence.update(runtime=ServingRuntime.SKLEARN, reason="The compiled form was lost.")
+        version.onnx_artifact.name = ""
+        version.onnx_sha256 = ""
+        version.serving_runtime = ServingRuntime.SKLEARN
 
 
 def _store_disagreements(arrays: dict[str, Any]) -> str:
