@@ -515,7 +515,9 @@ def _group(raw: np.ndarray, owner: np.ndarray, n_features: int) -> np.ndarray:
     """Sum transformed columns' SHAP values onto the input feature that produced them."""
     shape = (raw.shape[0], n_features, *raw.shape[2:])
     grouped = np.zeros(shape, dtype=np.float64)
-    np.add.at(grouped, (slice(None), owner), raw)
+    # Each transformed column adds onto its owner; several columns may share one owner.
+    for column, feature in enumerate(owner):
+        grouped[:, int(feature)] += raw[:, column]
     return grouped
 
 

@@ -101,7 +101,15 @@ def model_version_finish_validation(
             "metrics": (report.get("evaluation") or {}).get("metrics"),
         },
     )
+    _request_shap_report(version.pk)
     return version
+
+
+def _request_shap_report(version_id: int) -> None:
+    # Explaining the model is explain's job, queued after this commit; the version never waits.
+    from explain.services import shap_report_enqueue
+
+    shap_report_enqueue(version_id=version_id)
 
 
 def _adopt_evaluation_set(version: ModelVersion) -> None:

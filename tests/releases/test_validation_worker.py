@@ -79,7 +79,7 @@ def test_uploaded_pipeline_is_validated_by_the_worker_with_signature_and_metrics
     assert 0.8 < metrics["accuracy"] <= 1.0
     assert version.library_versions["scikit-learn"]
     actions = list(
-        AuditEvent.objects.filter(model_version=version)
+        AuditEvent.objects.filter(model_version=version, action__startswith="version.")
         .order_by("id")
         .values_list("action", flat=True)
     )

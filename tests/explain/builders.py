@@ -1,0 +1,87 @@
+"""Validated versions with real, stored models and evaluation sets, for explain's tests."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from releases.models import EvaluationDataset, ModelVersion, RegisteredModel
+from releases.signature import infer_signature
+
+TREE = "sklearn.tree._tree.Tree"  # skops reports it untrusted for every tree model
+
+
+def credit_frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": rng.normal(50, 10, n),
+            "age": rng.integers(18, 80, n).astype(float),
+            "region": rng.choice(["north", "south", "east"], n),
+        }
+    )
+    target = np.where(frame["income"] + (frame["region"] == "south") * 8 > 53, "bad", "good")
+    return frame, target
+
+
+def forest_pipeline(frame: pd.DataFrame, target: Any, trees: int = 20) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["income", "age"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+        ]
+    )
+    return Pipeline([("prep", prep), ("clf", RandomForestClassifier(trees, random_state=0))]).fit(
+        frame, target
+    )
+
+
+def stored_version(
+    model: RegisteredModel,
+    number: int,
+    estimator: Any,
+    frame: pd.DataFrame,
+    target: Any,
+    *,
+    status: str = "validated",
+    with_dataset: bool = True,
+    **fields: Any,
+) -> ModelVersion:
+    """A version whose skops file and evaluation CSV are in storage, with its signature."""
+    import skops.io as sio
+
+    data = sio.dumps(estimator)
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"artifacts/{digest[:2]}/{digest}.skops"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(data))
+    dataset = None
+    if with_dataset:
+        buffer = io.StringIO()
+        frame.assign(label=target).to_csv(buffer, index=False)
+        csv = buffer.getvalue().encode()
+        csv_sha = hashlib.sha256(csv).hexdigest()
+        csv_name = f"datasets/{csv_sha[:2]}/{csv_sha}.csv"
+        if not default_storage.exists(csv_name):
+            csv_name = default_storage.save(csv_name, ContentFile(csv))
+        dataset = EvaluationDataset.objects.create(
+            registered_model=model, file=csv_name, original_name="eval.csv", sha256=csv_sha,
+            size=len(csv), target="label", n_rows=len(frame), columns=[*frame.columns, "label"],
+        )  # fmt: skip
+    return ModelVersion.objects.create(
+        registered_model=model, version=number, status=status, artifact=name, sha256=digest,
+        size=len(data), format="skops", evaluation_dataset=dataset,
+        signature=infer_signature(estimator=estimator, evaluation=frame, target="label"),
+        trusted_types=[TREE], **fields,
+    )  # fmt: skip
