@@ -19,6 +19,7 @@ explained (probability, margin or prediction), within a stated tolerance.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,13 +171,14 @@ def build_explainer(
     *,
     model: Any,
     features: list[str],
-    background: pd.DataFrame,
+    background: pd.DataFrame | Callable[[], pd.DataFrame],
     bounds: Bounds | None = None,
     rows_to_explain: int = 1,
 ) -> Explainer:
-    """Choose and fit the explainer for ``model`` (an estimator or a Pipeline), saying why."""
+    """Choose and fit the explainer for ``model`` (an estimator or a Pipeline), saying why.
+    ``background`` may be a callable: the tree explainer never needs it, so it is only read
+    for the others."""
     bounds = bounds or Bounds()
-    background = background[features]
     preprocess, estimator = _split(model)
     name = type(estimator).__name__
     classes = [str(_label(c)) for c in getattr(estimator, "classes_", [])]
@@ -204,6 +206,7 @@ def build_explainer(
     elif name in LINEAR_CLASSES and hasattr(estimator, "coef_"):
         import shap
 
+        background = _frame_of(background, features)
         x_bg = _transform(preprocess, background)
         return Explainer(
             model=model,
@@ -222,7 +225,14 @@ def build_explainer(
         )
     else:
         fallback = f"{name} has no exact explainer in SHAP"
-    return _agnostic(model, features, background, classes, bounds, fallback)
+    return _agnostic(model, features, _frame_of(background, features), classes, bounds, fallback)
+
+
+def _frame_of(
+    background: pd.DataFrame | Callable[[], pd.DataFrame], features: list[str]
+) -> pd.DataFrame:
+    frame = background() if callable(background) else background
+    return frame[features]
 
 
 def explain(

@@ -29,5 +29,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("releases.api_urls")),
+    path("api/v1/", include("explain.api_urls")),
     path("", include("releases.urls")),
 ]

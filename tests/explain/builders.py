@@ -85,3 +85,19 @@ def stored_version(
         signature=infer_signature(estimator=estimator, evaluation=frame, target="label"),
         trusted_types=[TREE], **fields,
     )  # fmt: skip
+
+
+def in_stage(version: ModelVersion, stage: str = "production") -> ModelVersion:
+    """Put an approved version in a stage, as promotion leaves it (rows only)."""
+    from django.utils import timezone
+
+    from releases.models import StageAssignment
+
+    ModelVersion.objects.filter(pk=version.pk).update(status="approved")
+    StageAssignment.objects.update_or_create(
+        registered_model=version.registered_model,
+        stage=stage,
+        defaults={"model_version": version, "assigned_at": timezone.now()},
+    )
+    version.refresh_from_db()
+    return version
