@@ -22,6 +22,21 @@ urlpatterns = [
         apis.VersionTrustApi.as_view(),
         name="api-version-trust",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/validation/",
+        apis.VersionValidationApi.as_view(),
+        name="api-version-validation",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/validation/rerun/",
+        apis.VersionValidationRerunApi.as_view(),
+        name="api-version-validation-rerun",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/validation/disagreements.csv",
+        apis.VersionDisagreementsApi.as_view(),
+        name="api-version-disagreements",
+    ),
     path("audit/", apis.AuditListApi.as_view(), name="api-audit-list"),
     path("models/<str:name>/webhooks/", apis.WebhookListApi.as_view(), name="api-webhook-list"),
     path(

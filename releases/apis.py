@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -129,10 +130,11 @@ class ModelDetailApi(APIView):
         return Response(RegisteredModelOutput(model).data)
 
     @extend_schema(
-        summary="Edit a model's description, model card or standing evaluation set",
+        summary="Edit a model's description, model card, gates or standing evaluation set",
         description="Send JSON to change `description` or `model_card`, or multipart with "
         "`evaluation_data` (CSV) and `target` to replace the standing evaluation set; it is "
-        "checked exactly as on upload. Fields left out stay as they are. `name` and `team` "
+        "checked exactly as on upload. `gates` replaces the release-gate policy; an unknown key "
+        "or metric is a 400 naming it. Fields left out stay as they are. `name` and `team` "
         "cannot be changed (400). Data scientists and admins of the model's team only, except "
         "`required_approvals` (approvals from different reviewers a version needs), which "
         "reviewers and admins set.",
@@ -159,6 +161,7 @@ class ModelDetailApi(APIView):
                 model_card=v.get("model_card"),
                 evaluation_data=v.get("evaluation_data"),
                 target=v.get("target", ""),
+                gates=v.get("gates"),
             )
         if "required_approvals" in v:
             model = services.registered_model_set_required_approvals(
@@ -258,6 +261,66 @@ class VersionTrustApi(APIView):
         )
         mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
         return Response(ModelVersionOutput(mv).data)
+
+
+class VersionValidationApi(APIView):
+    @extend_schema(
+        summary="The whole validation report",
+        description="Status and stage (live while the job runs), timings, metrics, per-class "
+        "metrics, confusion matrix, curve data, slices, comparison with production, serving "
+        "cost, gates and errors.",
+        responses={200: OpenApiTypes.OBJECT, 404: ERROR},
+    )
+    def get(self, request: Request, name: str, version: int) -> Response:
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        report = dict(mv.validation_report or {})
+        comparison = report.get("comparison")
+        if isinstance(comparison, dict) and comparison.pop("disagreements_file", None):
+            comparison = dict(comparison)
+            comparison["disagreements_url"] = reverse(
+                "api-version-disagreements", args=[name, version]
+            )
+            report["comparison"] = comparison
+        return Response(
+            {
+                "model": name,
+                "version": mv.version,
+                "status": mv.status,
+                "stage": report.pop("stage", None),
+                "validation_error": mv.validation_error,
+                **report,
+            }
+        )
+
+
+class VersionValidationRerunApi(APIView):
+    @extend_schema(
+        summary="Validate a version again (uploader, reviewers, admins)",
+        request=None,
+        responses={202: OpenApiTypes.OBJECT, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        mv = services.model_version_rerun_validation(actor=request.user, model_version=mv)
+        return Response(
+            {"model": name, "version": mv.version, "status": mv.status},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class VersionDisagreementsApi(APIView):
+    @extend_schema(
+        summary="The rows where this version and production disagree (CSV)",
+        responses={(200, "text/csv"): OpenApiTypes.STR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str, version: int) -> HttpResponse:
+        mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+        text = selectors.disagreement_csv(model_version=mv)
+        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{name}-v{version}-disagreements.csv"'
+        )
+        return response
 
 
 class AuditEventOutput(serializers.Serializer):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django import forms
 
 from releases.limits import COMMENT_MAX_CHARS, DESCRIPTION_MAX_CHARS, MODEL_CARD_MAX_CHARS
@@ -68,9 +70,36 @@ class RegisteredModelEditForm(forms.Form):
         help_text="The CSV column holding the true outcome.",
     )
 
+    gates = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 7, "class": "mono", "spellcheck": "false"}),
+        required=False,
+        label="Release gates (JSON)",
+        help_text='Checked on every validation and enforced at promotion. Example: {"min_metrics": '
+        '{"accuracy": 0.9}, "max_regression": {"roc_auc": 0.01}, "max_latency_ms": 50, '
+        '"block_breaking_signature_change": true}. Leave empty for no gates.',
+    )
+
     def clean_model_card(self) -> str:
         # Browsers send textarea lines as CRLF; without this an untouched card counts as edited.
         return str(self.cleaned_data["model_card"]).replace("\r\n", "\n")
+
+    def clean_gates(self) -> dict[str, object]:
+        from releases.gates import GatePolicyError, clean_policy
+
+        text = str(self.cleaned_data["gates"]).strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                f"The gates are not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                f"{exc.colno}). Fix the text or leave it empty."
+            ) from None
+        try:
+            return clean_policy(value)
+        except GatePolicyError as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 class ModelFilterForm(forms.Form):

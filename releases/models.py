@@ -76,6 +76,11 @@ class RegisteredModel(models.Model):
         related_name="+",
         help_text="The standing evaluation set every new version is measured on.",
     )
+    gates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Release gates checked on every validation (releases.gates).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -142,7 +147,15 @@ class VersionStatus(models.TextChoices):
 
 
 # What the worker reports while validating (validation_report["stage"]), in order.
-VALIDATION_STAGES = ("loading model", "reading signature", "evaluating", "done")
+VALIDATION_STAGES = (
+    "loading model",
+    "reading signature",
+    "evaluating",
+    "computing slices",
+    "comparing with production",
+    "measuring latency",
+    "done",
+)
 
 TERMINAL_STATUSES = frozenset({VersionStatus.REJECTED, VersionStatus.ARCHIVED})
 SERVABLE_STATUSES = frozenset({VersionStatus.APPROVED})
@@ -157,10 +170,16 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     VersionStatus.VALIDATING: frozenset(
         {VersionStatus.VALIDATED, VersionStatus.VALIDATION_FAILED, VersionStatus.PENDING}
     ),
+    # Back to pending: a re-run of the validation (model_version_rerun_validation).
     VersionStatus.VALIDATED: frozenset(
-        {VersionStatus.APPROVED, VersionStatus.REJECTED, VersionStatus.ARCHIVED}
+        {
+            VersionStatus.APPROVED,
+            VersionStatus.REJECTED,
+            VersionStatus.ARCHIVED,
+            VersionStatus.PENDING,
+        }
     ),
-    VersionStatus.VALIDATION_FAILED: frozenset({VersionStatus.ARCHIVED}),
+    VersionStatus.VALIDATION_FAILED: frozenset({VersionStatus.ARCHIVED, VersionStatus.PENDING}),
     # "Approved" means every required approval is in (RegisteredModel.required_approvals).
     VersionStatus.APPROVED: frozenset({VersionStatus.ARCHIVED}),
     VersionStatus.REJECTED: frozenset(),
@@ -202,6 +221,11 @@ class ModelVersion(models.Model):
     )
     validation_error = models.TextField(blank=True)
     validation_report = models.JSONField(default=dict, blank=True)
+    validation_task_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Celery task id of the current validation attempt; only it may restart.",
+    )
     evaluation_dataset = models.ForeignKey(
         EvaluationDataset, null=True, blank=True, on_delete=models.PROTECT, related_name="versions"
     )

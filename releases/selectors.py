@@ -9,6 +9,7 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.files.storage import default_storage
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -190,6 +191,43 @@ def audit_events_for_version(
 ) -> QuerySet[AuditEvent]:
     """The version's history, newest first, cut to ``limit`` rows for the page."""
     return AuditEvent.objects.filter(model_version=model_version).select_related("actor")[:limit]
+
+
+def disagreement_csv(*, model_version: ModelVersion) -> str:
+    """The rows of the evaluation set where this version and production disagreed, as CSV safe
+    to open in a spreadsheet, rebuilt from the stored positions and the evaluation set."""
+    import numpy as np
+
+    from releases.artifact_store import local_copy
+    from releases.evaluation import disagreement_csv as to_csv
+    from releases.signature import read_evaluation_csv
+
+    comparison = (model_version.validation_report or {}).get("comparison") or {}
+    name = comparison.get("disagreements_file")
+    dataset = model_version.evaluation_dataset
+    if not name or dataset is None or not model_version.signature:
+        raise NotFound(
+            f"Version {model_version.version} has no rows that disagree with production."
+        )
+    with default_storage.open(name, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
+        positions = npz["positions"]
+        candidate, production = npz["candidate"], npz["production"]
+    with local_copy(str(dataset.file.name), suffix=".csv") as path:
+        frame = read_evaluation_csv(
+            path_or_file=path,
+            target=dataset.target,
+            max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS,
+        )
+    frame = frame.dropna(subset=[dataset.target])
+    names = [f["name"] for f in model_version.signature.get("features", [])]
+    keep = (positions >= 0) & (positions < len(frame))
+    return to_csv(
+        features=frame[[n for n in names if n in frame.columns]],
+        positions=positions[keep],
+        candidate=candidate[keep],
+        production=production[keep],
+        actual=frame[dataset.target].to_numpy()[positions[keep]],
+    )
 
 
 def versions_visible(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.urls import reverse
@@ -79,6 +80,26 @@ class RegisteredModelUpdateInput(serializers.Serializer):
     target = StrictCharField(
         required=False, allow_blank=True, max_length=255, help_text="Required with a new CSV."
     )
+    gates = serializers.JSONField(
+        required=False,
+        help_text='Release gates, e.g. {"min_metrics": {"accuracy": 0.9}, "max_regression": '
+        '{"roc_auc": 0.01}, "max_latency_ms": 50, "block_breaking_signature_change": true}; '
+        "{} removes them. Replaces the whole policy.",
+    )
+
+    def validate_gates(self, value: Any) -> dict[str, Any]:
+        from releases.gates import GatePolicyError, clean_policy
+
+        if isinstance(value, str):  # multipart sends the policy as JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("gates must be a JSON object.") from None
+        try:
+            return clean_policy(value)
+        except GatePolicyError as exc:
+            raise serializers.ValidationError(exc.message) from None
+
     required_approvals = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -109,7 +130,8 @@ class RegisteredModelOutput(serializers.ModelSerializer):
         model = RegisteredModel
         fields = [
             "name", "team", "description", "model_card", "created_at", "updated_at",
-            "version_count", "latest_version", "evaluation_dataset", "required_approvals", "url",
+            "version_count", "latest_version", "evaluation_dataset", "required_approvals",
+            "gates", "url",
         ]  # fmt: skip
 
     def get_url(self, obj: RegisteredModel) -> str:
@@ -159,6 +181,8 @@ class ModelVersionOutput(serializers.ModelSerializer):
     artifact_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=VersionStatus.choices)
+    validation_report = serializers.SerializerMethodField()
+    validation_url = serializers.SerializerMethodField()
     stages = serializers.SerializerMethodField()
     approvals = serializers.SerializerMethodField()
 
@@ -169,8 +193,28 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "estimator_class", "parameters", "signature", "signature_diff", "untrusted_types",
             "trusted_types", "pending_trust", "validation_error", "validation_report",
             "evaluation_dataset", "notes", "tags", "uploaded_by", "created_at",
-            "status_changed_at", "stages", "approvals", "artifact_url", "url",
+            "status_changed_at", "stages", "approvals", "artifact_url", "validation_url",
+            "url",
         ]  # fmt: skip
+
+    # The version keeps a short summary; the whole report is at validation_url.
+    SUMMARY_KEYS = ("stage", "failed_stage", "error_code", "steps", "load_seconds", "gates_passed")
+    EVALUATION_SUMMARY_KEYS = ("rows", "task", "metrics", "undefined_metrics", "predict_ms_per_row")
+
+    def get_validation_report(self, obj: ModelVersion) -> dict[str, Any]:
+        report = obj.validation_report or {}
+        summary = {k: report[k] for k in self.SUMMARY_KEYS if k in report}
+        if "evaluation" in report:
+            evaluation = report["evaluation"]
+            summary["evaluation"] = (
+                {k: evaluation[k] for k in self.EVALUATION_SUMMARY_KEYS if k in evaluation}
+                if isinstance(evaluation, dict)
+                else evaluation
+            )
+        return summary
+
+    def get_validation_url(self, obj: ModelVersion) -> str:
+        return reverse("api-version-validation", args=[obj.registered_model.name, obj.version])
 
     def get_stages(self, obj: ModelVersion) -> list[str]:
         """The stages this version holds now (prefetched by the selector)."""

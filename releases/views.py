@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from releases import selectors, services, version_page
+from releases import report_page, selectors, services, version_page
 from releases.audit_export import audit_csv_lines
 from releases.errors import DomainError, Forbidden
 from releases.filters import AuditEventFilter
@@ -204,6 +204,7 @@ def model_edit(request: HttpRequest, name: str) -> HttpResponse:
         "description": model.description,
         "model_card": model.model_card,
         "target": dataset.target if dataset else "",
+        "gates": json.dumps(model.gates, indent=2) if model.gates else "",
     }
     form = RegisteredModelEditForm(initial=initial)
     status = 200
@@ -226,6 +227,7 @@ def model_edit(request: HttpRequest, name: str) -> HttpResponse:
                     model_card=f["model_card"],
                     evaluation_data=f["evaluation_data"],
                     target=f["target"],
+                    gates=f["gates"],
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -500,3 +502,83 @@ def webhook_delete(request: HttpRequest, name: str, webhook_id: int) -> HttpResp
         "releases/webhook_confirm_delete.html",
         {"model": webhook.registered_model, "webhook": webhook},
     )
+
+
+# --- Validation report page -----------------------------------------------------------------
+
+
+def _report_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
+    model: RegisteredModel = mv.registered_model
+    user = request.user
+    report = version_page.report_of(mv)
+    in_progress = mv.status in version_page.IN_PROGRESS_STATUSES
+    failed = mv.status == VersionStatus.VALIDATION_FAILED
+    may_rerun = mv.uploaded_by_id == user.pk or selectors.user_can(
+        user=user, team_id=model.team_id, action="review"
+    )
+    evaluation = report.get("evaluation") if isinstance(report.get("evaluation"), dict) else None
+    api_base = reverse("api-version-detail", args=[model.name, mv.version])
+    slice_rows = report_page.slice_rows(report)
+    return {
+        "model": model,
+        "mv": mv,
+        "report": report,
+        "evaluation": evaluation,
+        "in_progress": in_progress,
+        "failed": failed,
+        "fingerprint": version_page.live_fingerprint(mv),
+        "stages": version_page.stage_steps(mv),
+        "failure": version_page.failure_summary(mv),
+        "failure_headline": report_page.failure_headline(report) if failed else "",
+        "metric_rows": report_page.metric_rows(report),
+        "per_class_rows": report_page.per_class_rows(report),
+        "slice_rows": slice_rows,
+        "slices_flagged": sum(1 for row in slice_rows if row["flagged"]),
+        "gate_rows": report_page.gate_rows(report),
+        "comparison": report_page.comparison_view(report),
+        "cost": report_page.cost_view(report),
+        "timing_rows": report_page.timing_rows(report),
+        "readings": report_page.chart_readings(report),
+        "chart_data": report_page.chart_data(report),
+        "can_rerun": may_rerun and not in_progress,
+        "live_url": reverse("version-report-live", args=[model.name, mv.version]),
+        "report_json_url": f"{api_base}validation/",
+        "disagreements_csv_url": f"{api_base}validation/disagreements.csv",
+    }
+
+
+@login_required
+@require_GET
+def version_report(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    return render(request, "releases/version_report.html", _report_context(request, mv))
+
+
+@login_required
+@require_GET
+def version_report_live(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """The report page's live part while validation runs (static/version.js polls it); 204 when
+    nothing changed since the fingerprint the page shows."""
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    if request.GET.get("since") == version_page.live_fingerprint(mv):
+        response = HttpResponse(status=204)
+    else:
+        response = render(request, "releases/_report_live.html", _report_context(request, mv))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def version_report_rerun(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """The page's "Re-run validation" button: the uploader or a reviewer of the team."""
+    mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
+    try:
+        services.model_version_rerun_validation(actor=request.user, model_version=mv)
+    except Forbidden:
+        raise
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Validation of v{mv.version} queued again.")
+    return redirect("version-report", name=name, version=version)

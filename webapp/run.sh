@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Starts the web server and a Celery worker as separate processes; Ctrl-C stops both.
+# Starts the web server, a Celery worker and Celery beat (the sweeper's clock) as separate
+# processes; Ctrl-C stops them all.
 set -euo pipefail
 host=${1:-127.0.0.1}
 port=${2:-8000}
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 
+var_dir=${MODELGATE_VAR_DIR:-var}
+mkdir -p "$var_dir"
+
 .venv/bin/celery -A webapp worker --loglevel=INFO --concurrency=2 &
 worker=$!
+# Exactly one beat per deployment: it queues the sweeper (re-queues validations that were lost).
+.venv/bin/celery -A webapp beat --loglevel=INFO --schedule "$var_dir/celerybeat-schedule" &
+beat=$!
 .venv/bin/gunicorn webapp.wsgi:application --bind "$host:$port" --workers 2 --threads 4 \
   --access-logfile - --timeout 300 --graceful-timeout 5 &
 web=$!
 stop() {
   trap - INT TERM EXIT
-  kill "$web" "$worker" 2>/dev/null || true
-  wait "$web" "$worker" 2>/dev/null || true
+  kill "$web" "$worker" "$beat" 2>/dev/null || true
+  wait "$web" "$worker" "$beat" 2>/dev/null || true
   echo
   echo "ModelGate stopped."
   exit 0
@@ -32,7 +39,7 @@ cat <<MSG
 
 $($py manage.py demo | sed 's/^/  /')
 
-  Press Ctrl-C to stop the web server and the worker.
+  Press Ctrl-C to stop the web server, the worker and beat.
 
 MSG
-wait -n $web $worker
+wait -n $web $worker $beat

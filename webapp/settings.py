@@ -229,6 +229,29 @@ if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_
     raise ImproperlyConfigured(
         "Need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT."
     )
+# The sweeper (releases.services.sweeper), run by `celery beat`: re-queues versions stuck in
+# pending or validating for longer than MODELGATE_SWEEP_AFTER_SECONDS (by default the visibility
+# timeout, after which Redis would have handed a lost task out again anyway). It must exceed the
+# task time limit, or a validation that is still running would be queued a second time.
+MODELGATE_SWEEP_AFTER_SECONDS = env_int(
+    "MODELGATE_SWEEP_AFTER_SECONDS", default=CELERY_VISIBILITY_TIMEOUT, minimum=1
+)
+if not MODELGATE_SWEEP_AFTER_SECONDS > CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Need MODELGATE_SWEEP_AFTER_SECONDS > CELERY_TASK_TIME_LIMIT "
+        f"({MODELGATE_SWEEP_AFTER_SECONDS} <= {CELERY_TASK_TIME_LIMIT})."
+    )
+MODELGATE_SWEEP_INTERVAL_SECONDS = env_int("MODELGATE_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+# A version whose validation was re-queued or restarted this many times ends validation_failed.
+MODELGATE_VALIDATION_MAX_RESETS = env_int("MODELGATE_VALIDATION_MAX_RESETS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-validations": {
+        "task": "releases.sweep_stuck_validations",
+        "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
+        # A sweep that waited longer than one interval is superseded by the next.
+        "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    }
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -297,6 +320,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "webapp.static_finders.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+]
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -56,10 +56,11 @@ _MAX_ARRAYS_BYTES = 512 * 1024**2
 _STDERR_LOGGED = 8000
 _MAX_PROGRESS_LINE = 200
 
-# The child imports its code from argv[1] before anything else, then sets its own limits.
+# The child imports its code from argv[1] before anything else, then sets its own limits. A
+# "warm" child first imports the numeric libraries and waits for its job on stdin (see `_Spare`).
 _BOOTSTRAP = (
     "import sys; sys.path[:0] = sys.argv[1].split(':'); "
-    "from releases.sandbox.child import main; main(sys.argv[2], sys.argv[3])"
+    "from releases.sandbox.child import main; main(sys.argv[2], sys.argv[3], sys.argv[4])"
 )
 
 # Reads best in "the model crashed while <phrase>".
@@ -230,43 +231,127 @@ def run_operation(
     on_stage: Callable[[str], None] = lambda stage: None,
     stages: Collection[str] | None = None,
     code_packages: Sequence[Path] = CODE_PACKAGES,
+    warm: bool = True,
 ) -> SandboxResult:
     """Run ``operation`` ("module:function", a fixed name from our code, never user input) in a
     child and return what it sent back, or raise `SandboxFailure`.
 
     ``inputs`` maps plain file names to files that are copied into the child's input directory;
     the function receives ``args`` (JSON) and the directory. ``on_stage`` is called with each
-    stage the child reports (only names in ``stages`` when given).
+    stage the child reports (only names in ``stages`` when given). With ``warm``, the job goes to
+    a spare child that has already imported the numeric libraries, and a new spare is started
+    for the next job: each child still runs exactly one job.
     """
+    for name in inputs:
+        if not name or "/" in name or name.startswith(".") or name == "request.json":
+            raise ValueError(f"input name {name!r} must be a plain file name")
     resolved = resolve_mode(mode)
-    run_dir = Path(tempfile.mkdtemp(prefix="modelgate-sandbox-"))
+    key = (resolved, tuple(str(p.resolve()) for p in code_packages))
+    child = _take_spare(key) if warm else None
+    if child is None:
+        child = _Spare.start(resolved, code_packages, warm=False)
     try:
-        in_dir, work_dir = run_dir / "in", run_dir / "work"
-        in_dir.mkdir()
-        work_dir.mkdir()
-        (work_dir / "tmp").mkdir()
-        for name, source in inputs.items():
-            if not name or "/" in name or name.startswith(".") or name == "request.json":
-                raise ValueError(f"input name {name!r} must be a plain file name")
-            shutil.copyfile(source, in_dir / name)
-        request = {"operation": operation, "args": dict(args), "limits": asdict(limits)}
-        (in_dir / "request.json").write_text(json.dumps(request))
-        command, cwd = _command(resolved, in_dir, work_dir, code_packages)
+        try:
+            for name, source in inputs.items():
+                shutil.copyfile(source, child.in_dir / name)
+            request = {"operation": operation, "args": dict(args), "limits": asdict(limits)}
+            (child.in_dir / "request.json").write_text(json.dumps(request))
+        except BaseException:
+            child.discard()
+            raise
+        child.go()
+        if warm:
+            # Started now, it imports while this job runs and is ready for the next one.
+            _spares[key] = _Spare.start(resolved, code_packages, warm=True)
         return _supervise(
-            command,
-            cwd=cwd,
-            env=_child_env(work_dir if resolved == "process" else Path(_WORK)),
+            child.proc,
             limits=limits,
             mode=resolved,
-            work_dir=work_dir,
-            stderr_path=run_dir / "stderr.log",
+            work_dir=child.work_dir,
+            stderr_path=child.stderr_path,
             operation=operation,
             on_stage=on_stage,
             stages=stages,
         )
     finally:
         # rmtree never follows symlinks the child may have left in its working directory.
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(child.run_dir, ignore_errors=True)
+
+
+class _Spare:
+    """One sandboxed child and its private directories, started before its job is known.
+
+    A warm child imports the numeric libraries (no user data exists yet), then blocks on stdin;
+    `go` hands it the job the parent has just copied into its input directory (visible through
+    the bind mount), and only then does it set its limits and read anything the user sent. It
+    exits after that one job, so no state, file or process carries from one job to the next.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path) -> None:
+        self.proc = proc
+        self.run_dir = run_dir
+        self.in_dir = run_dir / "in"
+        self.work_dir = run_dir / "work"
+        self.stderr_path = run_dir / "stderr.log"
+
+    @classmethod
+    def start(cls, mode: str, code_packages: Sequence[Path], *, warm: bool) -> _Spare:
+        run_dir = Path(tempfile.mkdtemp(prefix="modelgate-sandbox-"))
+        (run_dir / "in").mkdir()
+        (run_dir / "work").mkdir()
+        (run_dir / "work" / "tmp").mkdir()
+        command, cwd = _command(mode, run_dir / "in", run_dir / "work", code_packages, warm=warm)
+        env = _child_env(run_dir / "work" if mode == "process" else Path(_WORK))
+        with (run_dir / "stderr.log").open("wb") as stderr:
+            # Its own session and process group, so the deadline kill reaches every descendant.
+            proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,
+                close_fds=True,
+            )
+        return cls(proc, run_dir)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def go(self) -> None:
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died waiting: `_supervise` tells why
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+
+    def discard(self) -> None:
+        _kill_group(self.proc.pid)
+        with contextlib.suppress(ChildProcessError):
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+# At most one spare per (mode, code packages): a worker runs one job at a time.
+_spares: dict[tuple[str, tuple[str, ...]], _Spare] = {}
+
+
+def _take_spare(key: tuple[str, tuple[str, ...]]) -> _Spare | None:
+    spare = _spares.pop(key, None)
+    if spare is not None and not spare.alive():
+        spare.discard()
+        return None
+    return spare
+
+
+def discard_spares() -> None:
+    """Stop the idle spare children (tests; a worker that shuts down kills them anyway)."""
+    while _spares:
+        _, spare = _spares.popitem()
+        spare.discard()
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -274,7 +359,9 @@ def _child_env(work: Path) -> dict[str, str]:
     one = "1"
     return {
         "PATH": "/usr/bin:/bin",
-        "HOME": str(work),
+        # Not the working directory itself: onnxruntime makes ~/.cache at import, and a warm
+        # child imports it before its job, whose working directory must start empty.
+        "HOME": str(work / "tmp"),
         "TMPDIR": str(work / "tmp"),
         "LANG": "C.UTF-8",
         "OMP_NUM_THREADS": one,
@@ -292,12 +379,13 @@ def _python() -> str:
 
 
 def _command(
-    mode: str, in_dir: Path, work_dir: Path, code_packages: Sequence[Path]
+    mode: str, in_dir: Path, work_dir: Path, code_packages: Sequence[Path], *, warm: bool
 ) -> tuple[list[str], Path]:
     python = [_python(), "-I", "-B", "-c", _BOOTSTRAP]
+    start = "warm" if warm else "cold"
     if mode == "process":
         roots = ":".join(dict.fromkeys(str(p.resolve().parent) for p in code_packages))
-        return [*python, roots, str(in_dir), str(work_dir)], work_dir
+        return [*python, roots, str(in_dir), str(work_dir), start], work_dir
     binds: list[str] = []
     for package in code_packages:
         binds += ["--ro-bind", str(package.resolve()), f"{_CODE}/{package.name}"]
@@ -318,15 +406,14 @@ def _command(
         _CODE,
         _IN,
         _WORK,
+        start,
     ]
     return command, work_dir
 
 
 def _supervise(
-    command: list[str],
+    proc: subprocess.Popen[bytes],
     *,
-    cwd: Path,
-    env: dict[str, str],
     limits: SandboxLimits,
     mode: str,
     work_dir: Path,
@@ -337,18 +424,6 @@ def _supervise(
 ) -> SandboxResult:
     started = time.monotonic()
     deadline = started + limits.wall_seconds
-    with stderr_path.open("wb") as stderr:
-        # Its own session and process group, so the deadline kill reaches every descendant.
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-            close_fds=True,
-        )
     assert proc.stdout is not None
     progress_fd = proc.stdout.fileno()
     stage = "starting"

@@ -7,6 +7,7 @@ parent (the worker) never deserializes the user's model.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,16 @@ from releases.sandbox.child import OperationRefused
 from releases.sandbox.runner import SandboxLimits, run_operation
 
 OPERATION = "releases.sandbox.validation:validate_in_child"
+
+
+@dataclass(frozen=True)
+class ProductionInput:
+    """The production version's file, for champion vs challenger in the same child."""
+
+    path: Path
+    artifact_format: str
+    trusted: Collection[str]
+    version: int
 
 
 def validate_in_sandbox(
@@ -33,8 +44,15 @@ def validate_in_sandbox(
     stages: Collection[str] | None = None,
     parameter_policy: bool = True,
     structure_checks: bool = True,
+    production: ProductionInput | None = None,
+    measure_latency: bool = True,
+    disagreements: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return `validate_artifact`'s report, or raise `SandboxFailure` saying why not.
+
+    With ``production``, the same child also loads the production artifact (under the same
+    policies, with its own trusted types) and compares; ``disagreements``, when given, receives
+    the disagreeing row positions and both models' predictions on them (numpy arrays).
 
     ``parameter_policy`` and ``structure_checks`` are True in production; only tests turn them
     off, to show that the sandbox alone contains an attack. Never derive them from user input.
@@ -43,6 +61,16 @@ def validate_in_sandbox(
     inputs = {artifact_name: artifact_path}
     if evaluation_path is not None:
         inputs["evaluation.csv"] = evaluation_path
+    production_args = None
+    if production is not None:
+        production_name = f"production.{production.artifact_format}"
+        inputs[production_name] = production.path
+        production_args = {
+            "artifact": production_name,
+            "format": production.artifact_format,
+            "trusted": sorted(production.trusted),
+            "version": production.version,
+        }
     result = run_operation(
         operation=OPERATION,
         args={
@@ -57,6 +85,8 @@ def validate_in_sandbox(
             "max_schema_bytes": max_schema_bytes,
             "parameter_policy": parameter_policy,
             "structure_checks": structure_checks,
+            "production": production_args,
+            "measure_latency": measure_latency,
         },
         inputs=inputs,
         limits=limits,
@@ -64,17 +94,28 @@ def validate_in_sandbox(
         on_stage=on_stage,
         stages=stages,
     )
+    if disagreements is not None:
+        disagreements.update(
+            {k: result.arrays[k] for k in _DISAGREEMENT_ARRAYS if k in result.arrays}
+        )
     return result.data  # type: ignore[no-any-return]
+
+
+_DISAGREEMENT_ARRAYS = ("positions", "candidate", "production")
 
 
 def validate_in_child(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
+    import time
+
+    started = time.perf_counter()
     from releases.artifact_safety import UnsafeArtifact
     from releases.signature import InvalidEvaluationData, read_evaluation_csv
-    from releases.validation import ValidationFailed, validate_artifact
+    from releases.validation import ProductionArtifact, ValidationFailed, validate_artifact
 
+    imported = time.perf_counter()
     try:
         evaluation = None
         if args["evaluation"]:
@@ -83,6 +124,16 @@ def validate_in_child(
                 target=args["target"],
                 max_rows=args["max_rows"],
             )
+        read = time.perf_counter()
+        production = None
+        if args.get("production"):
+            production = ProductionArtifact(
+                path=inputs / args["production"]["artifact"],
+                artifact_format=args["production"]["format"],
+                trusted=set(args["production"]["trusted"]),
+                version=int(args["production"]["version"]),
+            )
+        disagreements: dict[str, Any] = {}
         report = validate_artifact(
             path=inputs / args["artifact"],
             artifact_format=args["format"],
@@ -95,9 +146,18 @@ def validate_in_child(
             on_stage=on_stage,
             parameter_policy=args["parameter_policy"],
             structure_checks=args["structure_checks"],
+            production=production,
+            measure_latency=args.get("measure_latency", True),
+            disagreements=disagreements,
         )
     except UnsafeArtifact as exc:
         raise OperationRefused("unsafe", exc.code, exc.message) from None
     except (ValidationFailed, InvalidEvaluationData) as exc:
         raise OperationRefused("unusable", "unusable", str(exc)) from None
-    return report, {}
+    # Not stages (the page shows the model's own steps), but part of what the job costs.
+    report["timings"] = {
+        "importing libraries": round(imported - started, 4),
+        "reading evaluation data": round(read - imported, 4),
+        **report.get("timings", {}),
+    }
+    return report, disagreements

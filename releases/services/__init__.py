@@ -4,9 +4,11 @@ each, and an audit row for every action."""
 from releases.services.audit import audit_record
 from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
+    enqueue_validation,
     model_version_abandon_validation,
     model_version_finish_validation,
     model_version_report_stage,
+    model_version_rerun_validation,
     model_version_reset_validation,
     model_version_start_validation,
 )
@@ -34,6 +36,7 @@ from releases.services.review import (
     registered_model_rollback,
     registered_model_set_required_approvals,
 )
+from releases.services.sweeper import model_versions_sweep_stuck
 from releases.services.webhooks import (
     webhook_create,
     webhook_delete,
@@ -46,6 +49,7 @@ __all__ = [
     "api_token_rotate",
     "api_tokens_revoke",
     "audit_record",
+    "enqueue_validation",
     "membership_add",
     "membership_change_role",
     "membership_remove",
@@ -54,11 +58,13 @@ __all__ = [
     "model_version_finish_validation",
     "model_version_promote",
     "model_version_report_stage",
+    "model_version_rerun_validation",
     "model_version_reset_validation",
     "model_version_review",
     "model_version_start_validation",
     "model_version_trust_types",
     "model_version_upload",
+    "model_versions_sweep_stuck",
     "registered_model_create",
     "registered_model_rollback",
     "registered_model_set_required_approvals",

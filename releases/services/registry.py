@@ -88,8 +88,11 @@ def registered_model_update(
     model_card: str | None = None,
     evaluation_data: File | None = None,
     target: str = "",
+    gates: dict[str, Any] | None = None,
 ) -> RegisteredModel:
     """Edit a model's description and model card, or replace its standing evaluation set.
+
+    ``gates`` replaces the release-gate policy (checked by `releases.gates.clean_policy`).
 
     ``None`` (and no CSV) leaves a field as it is; name and team never change. The CSV is checked
     exactly as on upload and stored before the transaction; a refusal removes it again.
@@ -102,6 +105,8 @@ def registered_model_update(
     check_evaluation_target(
         registered_model=registered_model, evaluation_data=evaluation_data, target=target
     )
+    if gates is not None:
+        gates = _clean_gates(gates)
 
     stored: StoredFile | None = None
     with upload_staging() as staging:
@@ -131,6 +136,9 @@ def registered_model_update(
                     "new_sha256": text_sha256(model_card),
                 }
                 locked.model_card = model_card
+            if gates is not None and gates != locked.gates:
+                changes["gates"] = {"old": locked.gates, "new": gates}
+                locked.gates = gates
             previous = locked.evaluation_dataset
             dataset = None
             if (
@@ -170,6 +178,15 @@ def registered_model_update(
                     },
                 )
         return locked
+
+
+def _clean_gates(gates: Any) -> dict[str, Any]:
+    from releases.gates import GatePolicyError, clean_policy
+
+    try:
+        return clean_policy(gates)
+    except GatePolicyError as exc:
+        raise InvalidInput(exc.message, field="gates") from None
 
 
 def model_version_upload(
@@ -267,10 +284,12 @@ def model_version_upload(
 
 
 def _enqueue_validation(version: ModelVersion) -> None:
-    from releases.tasks import validate_model_version
+    from releases.services.lifecycle import enqueue_validation
 
     version_id = version.pk
-    transaction.on_commit(lambda: validate_model_version.delay(version_id=version_id))
+    # A broker that is down must not turn the committed upload into a 500: enqueue_validation
+    # logs it and the sweeper queues the pending version later.
+    transaction.on_commit(lambda: enqueue_validation(version_id=version_id))
 
 
 def _transition(version: ModelVersion, to: str) -> None:

@@ -72,9 +72,15 @@ def test_a_version_without_evaluation_data_gets_a_failed_report_and_stays_valida
 def test_a_report_over_the_sandbox_time_limit_fails_with_a_sentence(
     media_root: Path, risk_model: Any, settings: Any
 ) -> None:
-    settings.MODELGATE_SANDBOX_WALL_SECONDS = 1  # importing shap alone takes longer
-    frame, target = credit_frame()
-    version = stored_version(risk_model, 1, forest_pipeline(frame, target), frame, target)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.svm import SVC
+
+    settings.MODELGATE_SANDBOX_WALL_SECONDS = 1
+    frame, target = credit_frame(2000)
+    # No fast explainer: the bounded one still needs far more than a second for 200 rows.
+    slow = make_pipeline(OneHotEncoder(handle_unknown="ignore"), SVC()).fit(frame, target)
+    version = stored_version(risk_model, 1, slow, frame, target)
 
     assert shap_report_run(version_id=version.pk) == "failed"
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from releases.models import ModelVersion
+from releases.models import VALIDATION_STAGES, ModelVersion
 from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.browser
@@ -78,7 +78,7 @@ def test_owner_uploads_a_skops_model_and_lands_on_its_version_page(
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_contain_text("credit-risk v1: pending")
     assert page.title() == "credit-risk v1: pending · ModelGate"
-    expect(page.locator("#stage-line li")).to_have_count(4)
+    expect(page.locator("#stage-line li")).to_have_count(len(VALIDATION_STAGES))
     expect(page.get_by_text("Queued: a worker will pick it up shortly.")).to_be_visible()
     page.screenshot(path=tmp_path / "version.png", full_page=True)
 
