@@ -30,5 +30,6 @@ urlpatterns = [
     ),
     path("api/v1/", include("releases.api_urls")),
     path("api/v1/", include("explain.api_urls")),
+    path("", include("explain.urls")),
     path("", include("releases.urls")),
 ]

@@ -101,3 +101,57 @@ def in_stage(version: ModelVersion, stage: str = "production") -> ModelVersion:
     )
     version.refresh_from_db()
     return version
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def script_named_version(model: RegisteredModel, number: int = 1, seed: int = 0) -> ModelVersion:
+    """A validated forest whose most important feature is named like markup."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            SCRIPT: rng.normal(size=200),
+            "tenure": rng.normal(size=200),
+            "plan": rng.choice(["basic", "pro"], 200),
+        }
+    )
+    target = np.where(frame[SCRIPT] > 0, "churn", "stay")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    prep = ColumnTransformer([("cat", OneHotEncoder(), ["plan"])], remainder="passthrough")
+    estimator = Pipeline(
+        [("prep", prep), ("clf", RandomForestClassifier(10, random_state=seed))]
+    ).fit(frame, target)
+    return stored_version(model, number, estimator, frame, target)
+
+
+def done_report(version: ModelVersion) -> Any:
+    """Compute the version's report in this process (the job's computation without the
+    sandbox) and store it through the services, as the job does."""
+    from explain import services, shap_report
+    from releases.loading import load_version_model
+
+    features = [f["name"] for f in version.signature["features"]]
+    with default_storage.open(version.evaluation_dataset.file.name, "rb") as fh:
+        frame = pd.read_csv(fh)
+    model = load_version_model(version).model
+    explained = shap_report.explain(model=model, features=features, sample=frame, background=frame)
+    matrix, categories = shap_report.feature_matrix(frame, features)
+    summary = {**shap_report.summary(explained), "categories": categories}
+    services.shap_report_start(version_id=version.pk)
+    return services.shap_report_finish(
+        version_id=version.pk,
+        summary=summary,
+        arrays={
+            "values": explained.values,
+            "base_values": explained.base_values,
+            "outputs": explained.outputs_explained,
+            "feature_values": matrix,
+        },
+        seconds=explained.seconds,
+    )
