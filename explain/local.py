@@ -94,6 +94,7 @@ def _explainer_for(model_version: ModelVersion) -> Any:
         background=lambda: _background(model_version, features),
         bounds=shap_report.Bounds(agnostic_rows=settings.MODELGATE_EXPLAIN_MAX_ROWS),
     )
+    explainer.check_with_estimator = False  # per-request cost: see Explainer
     with _lock:
         _cache[loaded.sha256] = explainer
         while len(_cache) > _MAX_EXPLAINERS:

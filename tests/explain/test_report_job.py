@@ -77,9 +77,11 @@ def test_a_report_over_the_sandbox_time_limit_fails_with_a_sentence(
     from sklearn.svm import SVC
 
     settings.MODELGATE_SANDBOX_WALL_SECONDS = 1
-    frame, target = credit_frame(2000)
+    frame, target = credit_frame(600)
     # No fast explainer: the bounded one still needs far more than a second for 200 rows.
-    slow = make_pipeline(OneHotEncoder(handle_unknown="ignore"), SVC()).fit(frame, target)
+    slow = make_pipeline(OneHotEncoder(handle_unknown="ignore", sparse_output=False), SVC()).fit(
+        frame, target
+    )
     version = stored_version(risk_model, 1, slow, frame, target)
 
     assert shap_report_run(version_id=version.pk) == "failed"
