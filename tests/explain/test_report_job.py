@@ -12,9 +12,7 @@ from django.core.files.storage import default_storage
 from explain.models import ShapReport, ShapReportStatus
 from explain.tasks import shap_report_run
 from releases.models import AuditEvent, ModelVersion, VersionStatus
-from tests.conftest import wait_for
 from tests.explain.builders import credit_frame, forest_pipeline, stored_version
-from tests.releases import model_files as mf
 
 pytestmark = pytest.mark.django_db
 
@@ -90,29 +88,3 @@ def test_a_report_over_the_sandbox_time_limit_fails_with_a_sentence(
     assert report.status == ShapReportStatus.FAILED
     assert "did not finish within 1 s" in report.error
     assert ModelVersion.objects.get(pk=version.pk).status == VersionStatus.VALIDATED
-
-
-@pytest.mark.worker
-def test_a_validated_upload_gets_its_shap_report_from_the_real_worker(
-    transactional_db: Any, celery_worker_process: Any, api: Any, owner: Any
-) -> None:
-    from tests.factories import RegisteredModelFactory, TeamFactory
-    from tests.releases.test_validation_worker import _pipeline_and_csv
-
-    model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
-    artifact, csv = _pipeline_and_csv()
-    response = mf.upload(api(owner), artifact, evaluation_data=csv, target="label")
-    assert response.status_code == 201, response.json()
-    version = ModelVersion.objects.get(registered_model=model, version=1)
-
-    report = wait_for(
-        lambda: ShapReport.objects.filter(
-            model_version=version, status__in=[ShapReportStatus.DONE, ShapReportStatus.FAILED]
-        ).first(),
-        timeout=120,
-        what="the SHAP report",
-    )
-    assert report.status == ShapReportStatus.DONE, report.error
-    assert report.explainer == "linear"
-    assert set(report.importance) == {"income", "age", "region"}
-    assert report.summary["additivity"]["ok"] is True
