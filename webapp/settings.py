@@ -415,6 +415,11 @@ if not MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT:
         "Need MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT "
         f"({MODELGATE_SANDBOX_WALL_SECONDS} >= {CELERY_TASK_SOFT_TIME_LIMIT})."
     )
+# SHAP reports (explain): rows of the evaluation set explained per version, background rows, and
+# the largest synchronous explanation request (more is a 413).
+MODELGATE_SHAP_SAMPLE_ROWS = env_int("MODELGATE_SHAP_SAMPLE_ROWS", 1000, minimum=1)
+MODELGATE_SHAP_BACKGROUND_ROWS = env_int("MODELGATE_SHAP_BACKGROUND_ROWS", 100, minimum=1)
+MODELGATE_EXPLAIN_MAX_ROWS = env_int("MODELGATE_EXPLAIN_MAX_ROWS", 100, minimum=1)
 # Every upload goes to a temporary file (never memory), counted against the limit as it arrives.
 FILE_UPLOAD_HANDLERS = [
     "releases.uploads.SizeLimitUploadHandler",

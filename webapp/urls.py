@@ -32,5 +32,7 @@ urlpatterns = [
     path("v2/", include("scoring.v2_urls")),  # Open Inference Protocol v2
     path("api/v1/", include("releases.api_urls")),
     path("", include("scoring.urls")),
+    path("api/v1/", include("explain.api_urls")),
+    path("", include("explain.urls")),
     path("", include("releases.urls")),
 ]

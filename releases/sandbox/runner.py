@@ -42,8 +42,9 @@ MODES = ("auto", "bwrap", "process")
 PROCESS_MODE_DESCRIPTION = "process (no isolation of files and network: install bubblewrap)"
 
 # The directory that holds the `releases` package. Only packages inside it are bound, never it.
+# `explain` holds the SHAP report's operation (plain modules; its Django parts are never imported).
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
-CODE_PACKAGES: tuple[Path, ...] = (PROJECT_DIR / "releases",)
+CODE_PACKAGES: tuple[Path, ...] = (PROJECT_DIR / "releases", PROJECT_DIR / "explain")
 
 # Where things appear inside the bubblewrap sandbox.
 _CODE = "/sandbox/code"

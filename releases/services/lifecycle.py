@@ -227,6 +227,7 @@ def model_version_finish_validation(
             "gates_passed": stored["gates_passed"],
         },
     )
+    _request_shap_report(version.pk)
     return version
 
 
@@ -250,6 +251,13 @@ def _adopt_serving_runtime(version: ModelVersion, report: dict[str, Any]) -> Non
         version.onnx_artifact.name = ""
         version.onnx_sha256 = ""
         version.serving_runtime = ServingRuntime.SKLEARN
+
+
+def _request_shap_report(version_id: int) -> None:
+    # Explaining the model is explain's job, queued after this commit; the version never waits.
+    from explain.services import shap_report_enqueue
+
+    shap_report_enqueue(version_id=version_id)
 
 
 def _store_disagreements(arrays: dict[str, Any]) -> str:

@@ -495,13 +495,22 @@ def test_trusting_a_type_the_version_does_not_list_is_400(
 
 
 def _api_v1_paths() -> set[str]:
-    from scoring import api_urls as scoring_api_urls
+    from django.urls import URLResolver
 
+    from webapp import urls as root_urls
+
+    # Every app's API is included under api/v1/ (releases, explain, ...).
+    modules = [api_urls] + [
+        p.urlconf_module
+        for p in root_urls.urlpatterns
+        if isinstance(p, URLResolver) and str(p.pattern) == "api/v1/"
+    ]
     paths = set()
-    for pattern in [*api_urls.urlpatterns, *scoring_api_urls.urlpatterns]:
-        assert isinstance(pattern, URLPattern)
-        route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
-        paths.add(f"/api/v1/{route}")
+    for module in modules:
+        for pattern in getattr(module, "urlpatterns", module):
+            assert isinstance(pattern, URLPattern)
+            route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(pattern.pattern))
+            paths.add(f"/api/v1/{route}")
     return paths
 
 

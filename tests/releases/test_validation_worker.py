@@ -79,7 +79,7 @@ def test_uploaded_pipeline_is_validated_by_the_worker_with_signature_and_metrics
     assert 0.8 < metrics["accuracy"] <= 1.0
     assert version.library_versions["scikit-learn"]
     actions = list(
-        AuditEvent.objects.filter(model_version=version)
+        AuditEvent.objects.filter(model_version=version, action__startswith="version.")
         .order_by("id")
         .values_list("action", flat=True)
     )
@@ -251,3 +251,29 @@ def test_a_task_that_fails_outright_does_not_leave_its_version_pending(db, risk_
     assert AuditEvent.objects.filter(
         model_version=version, action="version.validation_failed"
     ).exists()
+
+
+# Here, not under tests/explain: the session's worker must start after the browser tests that
+# expect an upload to stay pending (tests/explain sorts first).
+def test_a_validated_upload_gets_its_shap_report_from_the_real_worker(
+    transactional_db, celery_worker_process, api, owner
+):
+    from explain.models import ShapReport, ShapReportStatus
+
+    model = RegisteredModelFactory(name="credit-risk", team=TeamFactory(name="risk"))
+    artifact, csv = _pipeline_and_csv()
+    response = mf.upload(api(owner), artifact, evaluation_data=csv, target="label")
+    assert response.status_code == 201, response.json()
+    version = ModelVersion.objects.get(registered_model=model, version=1)
+
+    report = wait_for(
+        lambda: ShapReport.objects.filter(
+            model_version=version, status__in=[ShapReportStatus.DONE, ShapReportStatus.FAILED]
+        ).first(),
+        timeout=120,
+        what="the SHAP report",
+    )
+    assert report.status == ShapReportStatus.DONE, report.error
+    assert report.explainer == "linear"
+    assert set(report.importance) == {"income", "age", "region"}
+    assert report.summary["additivity"]["ok"] is True

@@ -100,7 +100,11 @@ def workers(transactional_db, tmp_path, monkeypatch) -> Iterator[Workers]:
 
 
 def events(version: ModelVersion) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(model_version=version).order_by("id"))
+    return list(
+        AuditEvent.objects.filter(model_version=version, action__startswith="version.").order_by(
+            "id"
+        )
+    )
 
 
 def wait_status(version_id: int, statuses: set[str], timeout: float, what: str) -> ModelVersion:
