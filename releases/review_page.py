@@ -103,3 +103,24 @@ def approval_summary(mv: ModelVersion) -> dict[str, Any]:
 def stages_held(mv: ModelVersion) -> list[str]:
     """Prefetched by the selector."""
     return sorted(a.stage for a in mv.stage_assignments.all())
+
+
+def importance_rows(comparison: dict[str, Any] | None, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The top features by the candidate's mean |SHAP|, each beside production's value, from
+    ``explain.selectors.importance_comparison``; empty until the candidate's report is done."""
+    if not comparison:
+        return []
+    production = comparison.get("production") or {}
+    rows = []
+    for name in comparison["features"][:limit]:
+        candidate = comparison["candidate"].get(name)
+        live = production.get(name)
+        rows.append(
+            {
+                "feature": name,
+                "candidate": candidate,
+                "production": live,
+                "delta": None if candidate is None or live is None else candidate - live,
+            }
+        )
+    return rows

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from explain.selectors import importance_comparison
 from releases import review_page, selectors, services, version_page
 from releases.errors import DomainError, InvalidInput
 from releases.forms import (
@@ -86,6 +87,7 @@ def _review_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
             mv.parameters, baseline.parameters if baseline else None
         ),
         "gates": review_page.gate_rows(mv),
+        "importance_rows": review_page.importance_rows(importance_comparison(mv)),
         "gates_passed": gates_passed(mv),
         "intact": selectors.version_artifact_intact(mv) if check_integrity else None,
         "in_progress": mv.status in version_page.IN_PROGRESS_STATUSES,

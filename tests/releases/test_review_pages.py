@@ -406,3 +406,32 @@ def test_inbox_shows_approvals_so_far_and_hides_what_i_already_approved(
     )
     assert "<td>1 of 2</td>" in get(client, reviewer2, "/")
     assert "Review v2" not in get(client, reviewer, "/")
+
+
+def test_review_page_shows_shap_importance_beside_production(client, reviewer2, in_production):
+    from explain.models import ShapReport, ShapReportStatus
+
+    v1, v2 = in_production
+    html = get(client, reviewer2, REVIEW.format(2))
+    assert "The SHAP report of v2 is not ready yet" in html
+
+    for version, importance in [
+        (v1, {"income": 0.30, "age": 0.10}),
+        (v2, {"income": 0.25, "tenure": 0.20, "<script>alert(1)</script>": 0.01}),
+    ]:
+        ShapReport.objects.create(
+            model_version=version,
+            status=ShapReportStatus.DONE,
+            summary={"importance": {"combined": importance}},
+        )
+    html = get(client, reviewer2, REVIEW.format(2))
+    assert "What the model relies on (mean |SHAP|) beside production v1" in html
+    rows = html[
+        html.index('aria-labelledby="shap-h"') : html.index('aria-labelledby="paramdiff-h"')
+    ]
+    assert rows.index("income") < rows.index("tenure")  # the candidate's order, largest first
+    assert "<td>0.2500</td><td>0.3000</td><td>-0.0500</td>" in rows
+    assert (
+        '<td class="mono">tenure</td><td>0.2000</td><td><span class="muted">—</span></td>' in rows
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rows and "<script>alert" not in rows
