@@ -103,17 +103,13 @@ def model_version_start_validation(*, version_id: int, task_id: str = "") -> Mod
     return version
 
 
-def _fail_too_many_resets(version: ModelVersion, attempts: int) -> None:
-    """Ends a version whose validation keeps dying (caller holds the row lock)."""
+def _fail(version: ModelVersion, *, error: str, error_code: str, **payload: Any) -> ModelVersion:
+    """→ validation_failed with the reason and the stage it failed in (caller holds the row
+    lock): the one way every failure path records a failure."""
     stage = (version.validation_report or {}).get("stage", "")
-    error = TOO_MANY_RESETS_MESSAGE.format(attempts=attempts)
     _transition(version, VersionStatus.VALIDATION_FAILED)
     version.validation_error = error
-    version.validation_report = {
-        "stage": "failed",
-        "error_code": "too_many_attempts",
-        "failed_stage": stage,
-    }
+    version.validation_report = {"stage": "failed", "error_code": error_code, "failed_stage": stage}
     version.save(
         update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
     )
@@ -121,8 +117,15 @@ def _fail_too_many_resets(version: ModelVersion, attempts: int) -> None:
         actor=None,
         action="version.validation_failed",
         model_version=version,
-        payload={"error": error[:500], "code": "too_many_attempts", "attempts": attempts},
+        payload={"error": error[:500], "code": error_code, **payload},
     )
+    return version
+
+
+def _fail_too_many_resets(version: ModelVersion, attempts: int) -> None:
+    """Ends a version whose validation keeps dying (caller holds the row lock)."""
+    error = TOO_MANY_RESETS_MESSAGE.format(attempts=attempts)
+    _fail(version, error=error, error_code="too_many_attempts", attempts=attempts)
 
 
 def model_version_report_stage(*, version_id: int, stage: str) -> None:
@@ -161,24 +164,7 @@ def model_version_finish_validation(
     if version is None or version.status != VersionStatus.VALIDATING:
         return version
     if report is None:
-        stage = (version.validation_report or {}).get("stage", "")
-        _transition(version, VersionStatus.VALIDATION_FAILED)
-        version.validation_error = error
-        version.validation_report = {
-            "stage": "failed",
-            "error_code": error_code,
-            "failed_stage": stage,
-        }
-        version.save(
-            update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
-        )
-        audit_record(
-            actor=None,
-            action="version.validation_failed",
-            model_version=version,
-            payload={"error": error[:500], "code": error_code},
-        )
-        return version
+        return _fail(version, error=error, error_code=error_code)
     production = production_version(registered_model=version.registered_model)
     _adopt_serving_runtime(version, report)
     _transition(version, VersionStatus.VALIDATED)
@@ -330,19 +316,7 @@ def model_version_abandon_validation(*, version_id: int, error: str, error_code:
         return
     if version.status == VersionStatus.PENDING and version.pending_trust:
         return  # waiting for a reviewer, not for this job
-    stage = (version.validation_report or {}).get("stage", "")
-    _transition(version, VersionStatus.VALIDATION_FAILED)
-    version.validation_error = error
-    version.validation_report = {"stage": "failed", "error_code": error_code, "failed_stage": stage}
-    version.save(
-        update_fields=["status", "status_changed_at", "validation_error", "validation_report"]
-    )
-    audit_record(
-        actor=None,
-        action="version.validation_failed",
-        model_version=version,
-        payload={"error": error[:500], "code": error_code},
-    )
+    _fail(version, error=error, error_code=error_code)
 
 
 RERUNNABLE = frozenset({VersionStatus.VALIDATED, VersionStatus.VALIDATION_FAILED})
