@@ -13,6 +13,7 @@ import hashlib
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ def load_version_model(model_version: ModelVersion) -> LoadedModel:
 
     trusted = frozenset(trusted_type_allowlist() | set(model_version.trusted_types))
     key = (model_version.sha256, trusted)
+    return _cached(key, lambda: _load(model_version, trusted))
+
+
+def _cached(key: tuple[str, frozenset[str]], load: Callable[[], LoadedModel]) -> LoadedModel:
+    """The cached model for ``key``, else ``load()``'s, kept (least recently used goes first)."""
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
@@ -76,7 +82,7 @@ def load_version_model(model_version: ModelVersion) -> LoadedModel:
             hit = _cache.get(key)
         if hit is not None:
             return hit
-        loaded = _load(model_version, trusted)
+        loaded = load()
         with _cache_lock:
             _cache[key] = loaded
             while len(_cache) > _cache_size():
@@ -98,24 +104,7 @@ def load_serving_model(model_version: ModelVersion) -> LoadedModel:
     if model_version.serving_runtime != ServingRuntime.ONNX or not model_version.onnx_sha256:
         return load_version_model(model_version)
     key = (model_version.onnx_sha256, frozenset({"onnx-serving"}))
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-        key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:
-        with _cache_lock:
-            hit = _cache.get(key)
-        if hit is not None:
-            return hit
-        loaded = _load_compiled(model_version)
-        with _cache_lock:
-            _cache[key] = loaded
-            while len(_cache) > _cache_size():
-                evicted, _ = _cache.popitem(last=False)
-                _key_locks.pop(evicted, None)
-        return loaded
+    return _cached(key, lambda: _load_compiled(model_version))
 
 
 def _load_compiled(model_version: ModelVersion) -> LoadedModel:
