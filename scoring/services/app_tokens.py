@@ -1,4 +1,4 @@
-"""Scoring writes: app tokens (create, revoke). Keyword-only, ``actor`` always passed, one
+"""Scoring writes for app tokens (create, revoke). Keyword-only, ``actor`` always passed, one
 transaction each, one audit row each."""
 
 from __future__ import annotations

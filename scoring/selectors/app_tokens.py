@@ -1,4 +1,4 @@
-"""Scoring reads, already cut to what the user may see."""
+"""Reads of app tokens, cut to what the user may see."""
 
 from __future__ import annotations
 

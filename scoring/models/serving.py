@@ -1,4 +1,4 @@
-"""Scoring tables: app tokens that may call predict, and the prediction log."""
+"""Serving tables: app tokens that may call predict, and the prediction log."""
 
 from __future__ import annotations
 

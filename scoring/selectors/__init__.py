@@ -1,0 +1,6 @@
+"""Scoring reads, already cut to what the user may see. One module per capability; this
+package re-exports them."""
+
+from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+
+__all__ = ["app_token_get_for_user", "app_tokens_for_model"]

@@ -1,0 +1,6 @@
+"""Every write in scoring. Keyword-only arguments, ``actor`` always passed, one transaction
+each, one audit row each. One module per capability; this package re-exports them."""
+
+from scoring.services.app_tokens import app_token_create, app_token_revoke
+
+__all__ = ["app_token_create", "app_token_revoke"]
