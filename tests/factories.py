@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import uuid
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from releases.models import (
     EvaluationDataset,
@@ -12,6 +15,7 @@ from releases.models import (
     Tag,
     Team,
 )
+from scoring.models import Prediction
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -98,3 +102,21 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     def tags(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.tags.set([Tag.objects.get_or_create(name=t)[0] for t in extracted])
+
+
+class PredictionFactory(factory.django.DjangoModelFactory):
+    """A logged prediction of a version, as the prediction log writes it."""
+
+    class Meta:
+        model = Prediction
+
+    model_version = factory.SubFactory(ModelVersionFactory)
+    registered_model = factory.SelfAttribute("model_version.registered_model")
+    request_id = factory.LazyFunction(uuid.uuid4)
+    inputs = factory.LazyFunction(lambda: {"x": 1.0})
+    prediction = 0
+    probabilities = factory.LazyFunction(lambda: [0.7, 0.3])
+    confidence = 0.7
+    latency_ms = 1.0
+    caller = "app:1"
+    created_at = factory.LazyFunction(timezone.now)
