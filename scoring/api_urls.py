@@ -1,8 +1,13 @@
 from django.urls import path
 
-from scoring import apis
+from scoring import apis, label_apis
 
 urlpatterns = [
+    path(
+        "predictions/<str:prediction_id>/feedback/",
+        label_apis.prediction_feedback,
+        name="api-prediction-feedback",
+    ),
     path("models/<str:name>/predict/", apis.predict, name="api-predict"),
     path(
         "models/<str:name>/versions/<int:version>/predict/",

@@ -94,4 +94,53 @@ def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, publ
         "Predict with an approved version",
         [_path_param("name", "string"), _path_param("version", "integer")],
     )
+    paths["/api/v1/predictions/{id}/feedback/"] = _feedback_operation()
     return result
+
+
+def _feedback_operation() -> dict[str, Any]:
+    truth = {
+        "type": "object",
+        "properties": {
+            "prediction_id": {"type": "string", "format": "uuid"},
+            "model": {"type": "string"},
+            "version": {"type": "integer"},
+            "prediction": {},
+            "label": {},
+            "correct": {"type": "boolean", "nullable": True},
+            "abs_error": {"type": "number", "nullable": True},
+            "source": {"type": "string", "enum": ["feedback"]},
+            "labeled_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    return {
+        "post": {
+            "operationId": "prediction_feedback",
+            "summary": "Report the true outcome of a prediction you made",
+            "description": "The app (or person) that made the prediction reports what it should "
+            "have been; it becomes the prediction's ground truth (an unbiased sample for live "
+            "accuracy). Repeating it is harmless: the last label wins. A label outside the "
+            "model's classes is a 400 naming them. Another caller's prediction, another team's "
+            "and an id not logged yet are the same 404, with `Retry-After: 1`: predictions are "
+            "logged within about a second of the answer.",
+            "tags": ["predict"],
+            "parameters": [_path_param("id", "string")],
+            "security": [{"tokenAuth": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["label"],
+                            "properties": {"label": {"description": "A class, or a number."}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"content": {"application/json": {"schema": truth}}, "description": ""},
+                **{code: _ERROR for code in ("400", "401", "404", "415")},
+            },
+        }
+    }

@@ -87,6 +87,12 @@ class PredictionLog:
                 self._wake.set()
         return True
 
+    def holds(self, prediction_id: uuid.UUID) -> bool:
+        """Is this prediction buffered here, not yet written? (Feedback that arrives before
+        the flush writes it now instead of answering 404.)"""
+        with self._lock:
+            return any(prediction_id in entry.ids for entry in self._entries)
+
     # -- flushing --
 
     def flush(self) -> int:

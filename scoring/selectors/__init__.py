@@ -2,5 +2,6 @@
 package re-exports them."""
 
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+from scoring.selectors.feedback import prediction_get_for_caller
 
-__all__ = ["app_token_get_for_user", "app_tokens_for_model"]
+__all__ = ["app_token_get_for_user", "app_tokens_for_model", "prediction_get_for_caller"]

@@ -2,6 +2,13 @@
 each, one audit row each. One module per capability; this package re-exports them."""
 
 from scoring.services.app_tokens import app_token_create, app_token_revoke
+from scoring.services.feedback import prediction_feedback_record
 from scoring.services.labels import ground_truth_write, label_check
 
-__all__ = ["app_token_create", "app_token_revoke", "ground_truth_write", "label_check"]
+__all__ = [
+    "app_token_create",
+    "app_token_revoke",
+    "ground_truth_write",
+    "label_check",
+    "prediction_feedback_record",
+]

@@ -1,0 +1,63 @@
+"""App feedback: the caller that made a prediction reports what it should have been.
+
+Why the audit trail gets a row only when feedback *replaces* a label: apps report outcomes at
+the rate they predict (thousands an hour), and one audit row each would bury the human actions
+the trail is read for (promotions, reviews, token changes) and grow the append-only table
+without bound. The first label is recorded completely by its ``GroundTruth`` row itself (who:
+``labeled_by`` "app:<id>"/"user:<id>", when: ``labeled_at``, what: ``label``, how:
+``source="feedback"``); an audit row is written when feedback overwrites a different label
+(from a labeler's queue or an earlier report), because only then would something be lost.
+Repeating the same label changes nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from releases.services.audit import audit_record
+from scoring.models import GroundTruth, Prediction
+from scoring.services.labels import ground_truth_write, label_check
+
+
+@transaction.atomic
+def prediction_feedback_record(
+    *, actor: User | None, caller: str, prediction: Prediction, label: Any
+) -> GroundTruth:
+    """Record ``label`` as the truth of ``prediction``, reported by ``caller`` (the app or
+    person that made it; ``actor`` is that person, None for an app). Feedback is an unbiased
+    sample (``sampled=True``): the caller reports outcomes whatever the model's confidence.
+    Idempotent: the last label wins and the prediction keeps one row."""
+    signature = prediction.model_version.signature or {}
+    value = label_check(signature=signature, label=label)
+    # Locks the row when it exists, so two reports of one prediction replace in turn and the
+    # audit row names the label that was really replaced.
+    existing = GroundTruth.objects.select_for_update().filter(prediction=prediction).first()
+    if (
+        existing is not None
+        and existing.source == GroundTruth.Source.FEEDBACK
+        and existing.labeled_by == caller
+        and existing.label == value
+    ):
+        return existing
+    truth = ground_truth_write(
+        prediction=prediction, signature=signature, label=value, source=GroundTruth.Source.FEEDBACK,
+        sampled=True, labeled_by=caller, user=actor,
+    )  # fmt: skip
+    if existing is not None and existing.label != value:
+        audit_record(
+            actor=actor,
+            action="prediction.feedback_replace",
+            model_version=prediction.model_version,
+            payload={
+                "prediction_id": str(prediction.pk),
+                "caller": caller,
+                "label": value,
+                "previous_label": existing.label,
+                "previous_source": existing.source,
+                "previous_labeled_by": existing.labeled_by,
+            },
+        )
+    return truth
