@@ -14,6 +14,21 @@ urlpatterns = [
         apis.predict_version,
         name="api-predict-version",
     ),
+    path(
+        "models/<str:name>/live-accuracy/",
+        label_apis.LiveAccuracyApi.as_view(),
+        name="api-live-accuracy",
+    ),
+    path(
+        "models/<str:name>/corrected-dataset/",
+        label_apis.CorrectedDatasetApi.as_view(),
+        name="api-corrected-dataset",
+    ),
+    path(
+        "models/<str:name>/corrected-dataset/evaluation-set/",
+        label_apis.CorrectedDatasetEvaluationSetApi.as_view(),
+        name="api-corrected-dataset-evaluation-set",
+    ),
     path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/",

@@ -10,14 +10,27 @@ views for people.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from releases.errors import DomainError, InvalidInput
-from scoring import selectors, services
+from releases.apis import ERROR
+from releases.errors import Conflict, DomainError, InvalidInput
+from releases.models import RegisteredModel
+from releases.selectors import model_version_get_for_user, registered_model_get_for_user
+from scoring import corrected_dataset, selectors, services
 from scoring.apis import authenticate, json_response, read_json
 from scoring.prediction_log import prediction_log
 
@@ -79,3 +92,173 @@ def _truth_payload(truth: Any, prediction: Any) -> dict[str, Any]:
         "source": truth.source,
         "labeled_at": truth.labeled_at.isoformat(),
     }
+
+
+# --- Live accuracy (DRF: people and dashboards) -------------------------------------------------
+
+
+class EstimateOutput(serializers.Serializer):
+    value = serializers.FloatField()
+    low = serializers.FloatField(allow_null=True, help_text="95% interval, lower bound.")
+    high = serializers.FloatField(allow_null=True, help_text="95% interval, upper bound.")
+    count = serializers.IntegerField(help_text="Labeled predictions behind the figure.")
+    correct = serializers.IntegerField(allow_null=True, help_text="Classifiers: how many right.")
+
+
+class LiveAccuracyOutput(serializers.Serializer):
+    stage = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField()
+    metric = serializers.ChoiceField(choices=["accuracy", "mae"])
+    unbiased = EstimateOutput(
+        allow_null=True,
+        help_text="From randomly sampled queue items and app feedback only: the estimate to "
+        "trust (Wilson interval for accuracy, Student's t for MAE).",
+    )
+    all_labels = EstimateOutput(
+        allow_null=True,
+        help_text="From every labeled prediction: biased towards the hard ones the queues pick.",
+    )
+    validation = serializers.FloatField(allow_null=True, help_text="On the evaluation set.")
+    delta = serializers.FloatField(allow_null=True, help_text="unbiased - validation")
+    verdict = serializers.ChoiceField(choices=["better", "worse", "same"])
+    beyond_chance = serializers.BooleanField(
+        help_text="The validation figure lies outside the live interval."
+    )
+
+
+def _since(request: Request) -> datetime | None:
+    raw = request.query_params.get("since")
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise InvalidInput(
+            f"{raw!r} is not a date and time; use ISO 8601, e.g. 2026-01-31T00:00:00Z.",
+            field="since",
+        )
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+class LiveAccuracyApi(APIView):
+    @extend_schema(
+        summary="Live accuracy of the served versions, from labels, with 95% intervals",
+        parameters=[
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description="Only predictions made since then."
+            ),
+            OpenApiParameter(
+                "version", int, description="One version instead of production and staging."
+            ),
+        ],
+        responses={200: LiveAccuracyOutput(many=True), 400: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        since = _since(request)
+        raw_version = request.query_params.get("version")
+        if raw_version:
+            if not raw_version.isdigit():
+                raise InvalidInput("version is a version number, e.g. 3.", field="version")
+            version = model_version_get_for_user(
+                user=request.user, name=name, version=int(raw_version)
+            )
+            served = [(None, selectors.live_accuracy(model_version=version, since=since))]
+        else:
+            model = registered_model_get_for_user(user=request.user, name=name)
+            served = list(selectors.live_accuracy_served(registered_model=model, since=since))
+        return Response([{"stage": stage, **result.as_dict()} for stage, result in served])
+
+
+# --- Corrected dataset ------------------------------------------------------------------------
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+
+
+class _FormatIsNotARenderer(DefaultContentNegotiation):
+    """``?format=csv|parquet`` picks the file, not a DRF renderer: answer errors as JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
+def corrected_dataset_response(*, registered_model: RegisteredModel, fmt: str) -> Any:
+    """The model's corrected dataset as a streamed CSV or Parquet download."""
+    if fmt not in ("csv", "parquet"):
+        raise InvalidInput(f"format is 'csv' or 'parquet', not {fmt!r}.", field="format")
+    signature = selectors.corrected_dataset_signature(registered_model=registered_model)
+    if signature is None:
+        raise Conflict(
+            f"{registered_model.name} has no validated version yet, so the dataset's columns "
+            "are unknown; upload a version first.",
+            code="no_signature",
+        )
+    features, target = corrected_dataset.columns(signature)
+    rows = selectors.corrected_rows(registered_model=registered_model)
+    if fmt == "csv":
+        content: Any = corrected_dataset.csv_lines(rows, features=features, target=target)
+        media_type = "text/csv; charset=utf-8"
+    else:
+        content = corrected_dataset.parquet_chunks(
+            rows, signature=signature, features=features, target=target
+        )
+        media_type = PARQUET_MEDIA_TYPE
+    response = StreamingHttpResponse(content, content_type=media_type)
+    response["Content-Disposition"] = (
+        f'attachment; filename="{registered_model.name}-corrected.{fmt}"'
+    )
+    return response
+
+
+class EvaluationSetOutput(serializers.Serializer):
+    sha256 = serializers.CharField()
+    target = serializers.CharField()
+    rows = serializers.IntegerField(source="n_rows")
+    columns = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class CorrectedDatasetApi(APIView):
+    content_negotiation_class = _FormatIsNotARenderer
+
+    @extend_schema(
+        summary="Download the model's corrected dataset (labeled predictions), CSV or Parquet",
+        description="Every labeled prediction of the model, newest first: the production "
+        "signature's features in order, then the true label (column named as the signature's "
+        "target, else `label`). Members of the model's team. CSV cells that a spreadsheet "
+        "would run as a formula start with an apostrophe.",
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "parquet"], description="Default csv.")
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
+            400: ERROR,
+            404: ERROR,
+            409: ERROR,
+        },
+    )
+    def get(self, request: Request, name: str) -> Any:
+        model = registered_model_get_for_user(user=request.user, name=name)
+        return corrected_dataset_response(
+            registered_model=model, fmt=request.query_params.get("format", "csv")
+        )
+
+
+class CorrectedDatasetEvaluationSetApi(APIView):
+    @extend_schema(
+        summary="Use the corrected dataset as the model's evaluation set",
+        description="The next version validates on it. Data scientists, reviewers and admins "
+        "of the team; audited as model.evaluation_set.",
+        request=None,
+        responses={201: EvaluationSetOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        model = registered_model_get_for_user(user=request.user, name=name)
+        dataset = services.corrected_dataset_use_as_evaluation_set(
+            actor=request.user, registered_model=model
+        )
+        return Response(EvaluationSetOutput(dataset).data, status=201)

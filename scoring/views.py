@@ -1,4 +1,5 @@
-"""HTML pages of the scoring app: a model's app tokens (list, create, revoke)."""
+"""HTML pages of the scoring app: a model's app tokens (list, create, revoke), and the
+corrected dataset's "use as the evaluation set" button."""
 
 from __future__ import annotations
 
@@ -66,3 +67,25 @@ def app_token_revoke(request: HttpRequest, name: str, token_id: int) -> HttpResp
     services.app_token_revoke(actor=request.user, app_token=token)
     messages.success(request, f"App token {token.name!r} revoked; it can no longer predict.")
     return redirect(reverse("app-tokens", args=[name]))
+
+
+@login_required
+@require_http_methods(["POST"])
+def corrected_dataset_use(request: HttpRequest, name: str) -> HttpResponse:
+    """The model page's "Use as the evaluation set" button."""
+    model = registered_model_get_for_user(user=request.user, name=name)
+    try:
+        dataset = services.corrected_dataset_use_as_evaluation_set(
+            actor=request.user, registered_model=model
+        )
+    except DomainError as exc:
+        if exc.status_code == 403:
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"The corrected dataset ({dataset.n_rows} labeled rows) is now the evaluation set: "
+            "the next version validates on it.",
+        )
+    return redirect(reverse("model-detail", args=[name]) + "#live-accuracy")

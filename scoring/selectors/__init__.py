@@ -2,6 +2,22 @@
 package re-exports them."""
 
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+from scoring.selectors.corrected_dataset import (
+    corrected_dataset_count,
+    corrected_dataset_signature,
+    corrected_rows,
+)
 from scoring.selectors.feedback import prediction_get_for_caller
+from scoring.selectors.labels import LiveAccuracy, live_accuracy, live_accuracy_served
 
-__all__ = ["app_token_get_for_user", "app_tokens_for_model", "prediction_get_for_caller"]
+__all__ = [
+    "LiveAccuracy",
+    "app_token_get_for_user",
+    "app_tokens_for_model",
+    "corrected_dataset_count",
+    "corrected_dataset_signature",
+    "corrected_rows",
+    "live_accuracy",
+    "live_accuracy_served",
+    "prediction_get_for_caller",
+]

@@ -2,12 +2,14 @@
 each, one audit row each. One module per capability; this package re-exports them."""
 
 from scoring.services.app_tokens import app_token_create, app_token_revoke
+from scoring.services.corrected_dataset import corrected_dataset_use_as_evaluation_set
 from scoring.services.feedback import prediction_feedback_record
 from scoring.services.labels import ground_truth_write, label_check
 
 __all__ = [
     "app_token_create",
     "app_token_revoke",
+    "corrected_dataset_use_as_evaluation_set",
     "ground_truth_write",
     "label_check",
     "prediction_feedback_record",
