@@ -32,9 +32,11 @@ def prediction_feedback_record(
     Idempotent: the last label wins and the prediction keeps one row."""
     signature = prediction.model_version.signature or {}
     value = label_check(signature=signature, label=label)
-    # Locks the row when it exists, so two reports of one prediction replace in turn and the
-    # audit row names the label that was really replaced.
-    existing = GroundTruth.objects.select_for_update().filter(prediction=prediction).first()
+    # The prediction row's lock puts concurrent reports on one prediction in turn, so each
+    # audit row names the label it really replaced (without it two first reports both see no
+    # row and the second overwrite goes unrecorded).
+    Prediction.objects.select_for_update().filter(pk=prediction.pk).values_list("pk").first()
+    existing = GroundTruth.objects.filter(prediction=prediction).first()
     if (
         existing is not None
         and existing.source == GroundTruth.Source.FEEDBACK
