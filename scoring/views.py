@@ -88,4 +88,4 @@ def corrected_dataset_use(request: HttpRequest, name: str) -> HttpResponse:
             f"The corrected dataset ({dataset.n_rows} labeled rows) is now the evaluation set: "
             "the next version validates on it.",
         )
-    return redirect(reverse("model-detail", args=[name]) + "#live-accuracy")
+    return redirect(reverse("model-detail", args=[name]))

@@ -1,4 +1,4 @@
-"""The model page's "what the labels say" panel.
+"""The model and version pages' "what the labels say" panels.
 
 The model page belongs to releases, which never imports scoring; the page's template loads this
 library instead, so the panel's reads stay in scoring's selectors.
@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from releases.models import RegisteredModel
+from releases.models import ModelVersion, RegisteredModel, VersionStatus
 from releases.selectors import user_can
 from scoring import selectors
 
@@ -30,4 +30,15 @@ def live_accuracy_panel(context: dict[str, Any], model: RegisteredModel) -> dict
         "csrf_token": context.get("csrf_token"),
         "feedback_url": context["request"].build_absolute_uri("/api/v1/predictions/")
         + "<prediction_id>/feedback/",
+    }
+
+
+@register.inclusion_tag("scoring/_live_accuracy_version_card.html")
+def version_live_accuracy(model_version: ModelVersion) -> dict[str, Any]:
+    """Live accuracy of one version, on its page, once it has served (approved or later)."""
+    shown = model_version.status in (VersionStatus.APPROVED, VersionStatus.ARCHIVED)
+    return {
+        "shown": shown,
+        "model": model_version.registered_model,
+        "r": selectors.live_accuracy(model_version=model_version) if shown else None,
     }

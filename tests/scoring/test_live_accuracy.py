@@ -158,3 +158,19 @@ def test_the_api_reports_each_served_version_and_refuses_bad_input_and_other_tea
     assert api(owner).get(url, {"version": "one"}).status_code == 400
     assert api(owner).get(url, {"version": 9}).status_code == 404
     assert api(outsider).get(url).status_code == 404
+
+
+def test_the_version_page_shows_its_live_accuracy_beside_validation(
+    client: Any, owner: Any, served: Any
+) -> None:
+    served.validation_report = {"stage": "done", "evaluation": {"metrics": {"accuracy": 0.5}}}
+    served.save()
+    for i in range(4):
+        labeled(served, predicted="stay", label="stay" if i else "churn", sampled=True)
+    client.force_login(owner)
+
+    page = client.get("/models/credit-risk/versions/1/").content.decode()
+
+    assert 'id="version-live-accuracy"' in page
+    assert '<strong class="num">0.75</strong>' in page and "from 4 labels" in page
+    assert 'data-verdict="better"' in page
