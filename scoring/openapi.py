@@ -122,7 +122,8 @@ def _feedback_operation() -> dict[str, Any]:
             "accuracy). Repeating it is harmless: the last label wins. A label outside the "
             "model's classes is a 400 naming them. Another caller's prediction, another team's "
             "and an id not logged yet are the same 404, with `Retry-After: 1`: predictions are "
-            "logged within about a second of the answer.",
+            "logged within about a second of the answer; a prediction the log sampled out "
+            '(`"logged": false` in the predict answer) never takes feedback.',
             "tags": ["predict"],
             "parameters": [_path_param("id", "string")],
             "security": [{"tokenAuth": []}],
