@@ -188,6 +188,8 @@ def test_the_model_page_shows_live_accuracy_against_validation_and_the_dataset_l
     assert 'data-verdict="worse"' in page and "▼ worse" in page
     assert "?format=csv" in page and "?format=parquet" in page
     assert "Use as the evaluation set" in page
+    download = client.get(f"{URL}?format=csv")  # the page's link, with the browser session
+    assert download.status_code == 200 and body(download).count(b"\n") == 11
 
 
 def test_the_page_button_replaces_the_evaluation_set(client: Any, owner: Any, served: Any) -> None:

@@ -227,3 +227,23 @@ def test_get_is_not_allowed(app_key: str) -> None:
     response = Client().get(feedback_url(uuid.uuid4()), HTTP_AUTHORIZATION=f"Token {app_key}")
     assert response.status_code == 405
     assert orjson.loads(response.content)["error"] == "method_not_allowed"
+
+
+def test_feedback_costs_a_handful_of_queries_on_a_warm_process(app_key: str) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    pids = predict(app_key, n=2)
+    prediction_log.flush()
+    feedback(pids[0], "churn", app_key)  # warms the caller cache
+
+    with CaptureQueriesContext(connection) as queries:
+        assert feedback(pids[1], "churn", app_key).status_code == 200
+
+    statements = [
+        q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    # serving generation (once a second in production), prediction, lock, current truth,
+    # upsert (select, insert); no audit row for a first label
+    assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
+    assert not any("releases_auditevent" in s and "INSERT" in s for s in statements)
