@@ -9,6 +9,7 @@ views for people.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,8 @@ def prediction_feedback(request: HttpRequest, prediction_id: str) -> HttpRespons
             # Made by this process moments ago and still buffered: write it now rather than
             # make the caller retry. (Another process's buffer is flushed within
             # MODELGATE_PREDICTION_LOG_FLUSH_MS; the 404 below says to retry.)
-            prediction_log.flush()
+            with contextlib.suppress(Exception):  # logged by flush; the rows stay buffered
+                prediction_log.flush()
         try:
             prediction = selectors.prediction_get_for_caller(caller=caller, prediction_id=pid)
         except DomainError as exc:

@@ -247,3 +247,22 @@ def test_feedback_costs_a_handful_of_queries_on_a_warm_process(app_key: str) -> 
     # upsert (select, insert); no audit row for a first label
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("releases_auditevent" in s and "INSERT" in s for s in statements)
+
+
+def test_a_failing_early_flush_is_a_retry_later_not_a_500(
+    transactional_db: Any, app_key: str, monkeypatch: Any
+) -> None:
+    """(Transactional: the flusher's failure path closes the connection, which inside a test's
+    transaction would end the test's database.)"""
+    pid = predict(app_key)[0]
+    import scoring.prediction_log as log_module
+
+    def database_down(entries: Any) -> int:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(log_module, "_write", database_down)
+
+    response = feedback(pid, "churn", app_key)
+
+    assert response.status_code == 404 and response["Retry-After"] == "1"
+    assert prediction_log.holds(uuid.UUID(pid))  # kept for the next flush
