@@ -36,11 +36,11 @@ def corrected_dataset_count(*, registered_model: RegisteredModel) -> int:
 def corrected_rows(
     *, registered_model: RegisteredModel, limit: int | None = None
 ) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(logged inputs, true label) of every labeled prediction of the model, newest first,
+    """(logged inputs, true label) of every labeled prediction of the model, newest label first,
     read in chunks so a large dataset never sits in memory."""
     rows = (
         GroundTruth.objects.filter(registered_model=registered_model)
-        .order_by("-predicted_at", "-prediction_id")
+        .order_by("-labeled_at", "-prediction_id")  # the (model, labeled_at) index
         .values_list("prediction__inputs", "label")
     )
     if limit is not None:
