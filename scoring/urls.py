@@ -1,8 +1,9 @@
 from django.urls import path
 
-from scoring import views
+from scoring import apis, views
 
 urlpatterns = [
+    path("metrics", apis.prometheus_metrics, name="metrics"),
     path("models/<str:name>/app-tokens/", views.app_tokens, name="app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/revoke/",

@@ -108,6 +108,7 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
     started = time.perf_counter()
     version_label = str(version) if version is not None else "production"
     status, rows, caller_label = 200, 0, "-"
+    scored = None
     try:
         if request.method != "POST":
             status = 405
@@ -155,8 +156,10 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
     finally:
         seconds = time.perf_counter() - started
         metrics.observe(
-            model=name, version=version_label, status=status, seconds=seconds, rows=rows
-        )
+            model=name, version=version_label, status=status, seconds=seconds, rows=rows,
+            confidence=scored.confidence if scored is not None else None,
+            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
+        )  # fmt: skip
         access_log.info(
             "infer model=%s version=%s status=%d rows=%d ms=%.2f caller=%s",
             name, version_label, status, rows, seconds * 1000, caller_label,
