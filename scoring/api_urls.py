@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis
+from scoring import apis, shadow_apis
 
 urlpatterns = [
     path("models/<str:name>/predict/", apis.predict, name="api-predict"),
@@ -9,6 +9,7 @@ urlpatterns = [
         apis.predict_version,
         name="api-predict-version",
     ),
+    path("models/<str:name>/shadow/", shadow_apis.ShadowApi.as_view(), name="api-shadow"),
     path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/",

@@ -39,6 +39,7 @@ from releases.selectors import registered_model_get_for_user
 from scoring import metrics, predictor, selectors, services, serving
 from scoring.models import AppToken
 from scoring.prediction_log import Entry, prediction_log
+from scoring.shadow import shadow
 
 access_log = logging.getLogger("modelgate.access")
 
@@ -133,6 +134,10 @@ def _serve(
         logged = log_predictions(
             served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,
             caller=caller, latency_ms=latency_ms,
+        )  # fmt: skip
+        shadow.offer(
+            served=served, stage=stage, logged=logged, frame=frame,
+            predictions=scored.predictions, ids=ids,
         )  # fmt: skip
         payload: dict[str, Any] = {
             "model": served.model_name,

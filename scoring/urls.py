@@ -4,6 +4,7 @@ from scoring import apis, views
 
 urlpatterns = [
     path("metrics", apis.prometheus_metrics, name="metrics"),
+    path("models/<str:name>/shadow/", views.shadow_mode, name="model-shadow"),
     path("models/<str:name>/app-tokens/", views.app_tokens, name="app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/revoke/",

@@ -28,6 +28,7 @@ from releases.errors import DomainError, InvalidInput, PayloadTooLarge
 from releases.request_rows import feature_names, frame_from_columns, parse_json_body
 from scoring import metrics, serving
 from scoring.apis import access_log, authenticate, json_response, log_predictions, score
+from scoring.shadow import shadow
 
 _NUMERIC_TYPES = {
     "FP16": "<f2", "FP32": "<f4", "FP64": "<f8", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4",
@@ -121,10 +122,14 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         rows = len(frame)
         scored = score(served, frame)
         ids = [uuid.uuid4() for _ in range(rows)]
-        log_predictions(
-            served=served, stage="" if version is not None else "production", frame=frame,
-            scored=scored, ids=ids, caller=caller,
-            latency_ms=(time.perf_counter() - started) * 1000,
+        stage = None if version is not None else "production"
+        logged = log_predictions(
+            served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,
+            caller=caller, latency_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        shadow.offer(
+            served=served, stage=stage, logged=logged, frame=frame,
+            predictions=scored.predictions, ids=ids,
         )  # fmt: skip
         outputs = [_tensor("predict", scored.predictions, _label_type(served.signature), [rows])]
         if scored.probabilities is not None:

@@ -1,4 +1,5 @@
-"""HTML pages of the scoring app: a model's app tokens (list, create, revoke)."""
+"""HTML pages of the scoring app: a model's app tokens (list, create, revoke); turning shadow
+mode on and off (its card is on the model page, ``scoring/templatetags/shadow.py``)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,27 @@ def app_token_revoke(request: HttpRequest, name: str, token_id: int) -> HttpResp
     services.app_token_revoke(actor=request.user, app_token=token)
     messages.success(request, f"App token {token.name!r} revoked; it can no longer predict.")
     return redirect(reverse("app-tokens", args=[name]))
+
+
+@login_required
+@require_http_methods(["POST"])
+def shadow_mode(request: HttpRequest, name: str) -> HttpResponse:
+    model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+    enabled = request.POST.get("enabled", "").lower()
+    if enabled not in ("true", "false"):
+        messages.error(request, "Choose whether staging should shadow production.")
+    else:
+        try:
+            services.shadow_mode_set(
+                actor=request.user, registered_model=model, enabled=enabled == "true"
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                "Staging now shadows production; live answers are unchanged."
+                if enabled == "true"
+                else "Shadow mode is off; live answers are unchanged.",
+            )
+    return redirect(reverse("model-detail", args=[name]) + "#shadow")

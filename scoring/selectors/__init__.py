@@ -2,5 +2,13 @@
 package re-exports them."""
 
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+from scoring.selectors.shadow import Agreement, ShadowState, shadow_disagreements, shadow_state
 
-__all__ = ["app_token_get_for_user", "app_tokens_for_model"]
+__all__ = [
+    "Agreement",
+    "ShadowState",
+    "app_token_get_for_user",
+    "app_tokens_for_model",
+    "shadow_disagreements",
+    "shadow_state",
+]
