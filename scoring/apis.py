@@ -109,6 +109,7 @@ def _serve(
     started = time.perf_counter()
     version_label = str(version) if version is not None else str(stage)
     caller_label, rows, status = "-", 0, 200
+    served: serving.ServedVersion | None = None
     scored: predictor.Scored | None = None
     try:
         if request.method != "POST":
@@ -159,8 +160,11 @@ def _serve(
         return json_response(exc.as_dict(), status)
     finally:
         seconds = time.perf_counter() - started
+        # Labelled by what was served, never by the URL: made-up names must not mint series.
         metrics.observe(
-            model=name, version=version_label, status=status, seconds=seconds, rows=rows,
+            model=served.model_name if served is not None else "-",
+            version=str(served.number) if served is not None else "-",
+            status=status, seconds=seconds, rows=rows,
             confidence=scored.confidence if scored is not None else None,
             low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
         )  # fmt: skip

@@ -109,6 +109,7 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
     started = time.perf_counter()
     version_label = str(version) if version is not None else "production"
     status, rows, caller_label = 200, 0, "-"
+    served: serving.ServedVersion | None = None
     scored = None
     try:
         if request.method != "POST":
@@ -160,8 +161,11 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         return _error(exc)
     finally:
         seconds = time.perf_counter() - started
+        # Labelled by what was served, never by the URL: made-up names must not mint series.
         metrics.observe(
-            model=name, version=version_label, status=status, seconds=seconds, rows=rows,
+            model=served.model_name if served is not None else "-",
+            version=str(served.number) if served is not None else "-",
+            status=status, seconds=seconds, rows=rows,
             confidence=scored.confidence if scored is not None else None,
             low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
         )  # fmt: skip

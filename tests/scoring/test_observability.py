@@ -82,6 +82,26 @@ def test_low_confidence_predictions_are_the_rows_below_the_threshold(
     assert series(samples, "modelgate_predictions_total", model="credit-risk") == 40
 
 
+def test_refused_requests_are_counted_without_minting_series_from_the_url(
+    risk_model: Any, owner: Any
+) -> None:
+    serve(risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
+    key = key_for(owner)
+    for i in range(5):
+        post(f"/api/v1/models/made-up-{i}/predict/", {"instances": []}, None)  # 401
+        post(f"/api/v1/models/made-up-{i}/predict/", {"instances": []}, key)  # 404
+        post(f"{URL}?stage=nope-{i}", {"instances": []}, key)  # 404
+        post(f"/api/v1/models/credit-risk/versions/{900 + i}/predict/", {"x": 1}, key)  # 404
+
+    samples = scrape()
+
+    names = {dict(k)["model"] for k in samples["modelgate_requests_total"]}
+    versions = {dict(k)["version"] for k in samples["modelgate_requests_total"]}
+    assert names == {"-"} and versions == {"-"}
+    assert series(samples, "modelgate_requests_total", status="401") == 5
+    assert series(samples, "modelgate_requests_total", status="404") == 15
+
+
 def test_metrics_are_refused_to_other_addresses(settings: Any) -> None:
     settings.MODELGATE_METRICS_ALLOW_IPS = ["127.0.0.1", "10.1.0.0/16"]
 
