@@ -14,11 +14,17 @@ streamed through the web process).
 A worker stopped with SIGTERM (a deploy, a scale-down, the master's graceful stop) finishes its
 requests and then runs ``worker_exit``, which writes the predictions still buffered in memory
 (scoring/prediction_log.py), so no accepted prediction is lost on a clean stop.
+
+Prometheus (scoring/metrics.py) runs in multiprocess mode: every worker writes its counters to
+files in PROMETHEUS_MULTIPROC_DIR (default ``$MODELGATE_VAR_DIR/prometheus``), set here before
+any worker imports prometheus-client. The master empties the directory when it starts (values
+of a previous run must not be summed in) and ``child_exit`` marks a dead worker's files.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 bind = os.environ.get("MODELGATE_BIND", "127.0.0.1:8000")
@@ -32,6 +38,27 @@ keepalive = 5
 # Each worker loads models into its own memory; preloading would share nothing useful (models
 # load lazily, on first request) and would start the log thread in the master.
 preload_app = False
+
+_var_dir = Path(os.environ.get("MODELGATE_VAR_DIR") or Path(__file__).resolve().parent / "var")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_var_dir / "prometheus"))
+
+
+def on_starting(server: Any) -> None:
+    """Start every run with an empty metrics directory (counters restart at zero, which
+    Prometheus' rate() expects after a restart)."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if directory.exists():
+        for entry in directory.glob("*.db"):
+            entry.unlink()
+    else:
+        directory.mkdir(parents=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live-gauge files go; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker: Any) -> None:

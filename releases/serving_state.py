@@ -34,6 +34,7 @@ SERVING_ACTIONS = frozenset(
         "membership.remove",
         "model.update",
         "app_token.revoke",
+        "model.shadow",  # whether serving hands production rows to the staging version
     }
 )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, label_apis
+from scoring import apis, label_apis, shadow_apis
 
 urlpatterns = [
     path(
@@ -29,6 +29,7 @@ urlpatterns = [
         label_apis.CorrectedDatasetEvaluationSetApi.as_view(),
         name="api-corrected-dataset-evaluation-set",
     ),
+    path("models/<str:name>/shadow/", shadow_apis.ShadowApi.as_view(), name="api-shadow"),
     path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/",

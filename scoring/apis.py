@@ -10,6 +10,8 @@ than a linear model takes to score, so they stay out; errors keep the API's shap
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
 import random
@@ -37,6 +39,7 @@ from releases.selectors import registered_model_get_for_user
 from scoring import metrics, predictor, selectors, services, serving
 from scoring.models import AppToken
 from scoring.prediction_log import Entry, prediction_log
+from scoring.shadow import shadow
 
 access_log = logging.getLogger("modelgate.access")
 
@@ -106,6 +109,8 @@ def _serve(
     started = time.perf_counter()
     version_label = str(version) if version is not None else str(stage)
     caller_label, rows, status = "-", 0, 200
+    served: serving.ServedVersion | None = None
+    scored: predictor.Scored | None = None
     try:
         if request.method != "POST":
             response = json_response(
@@ -131,6 +136,10 @@ def _serve(
             served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,
             caller=caller, latency_ms=latency_ms,
         )  # fmt: skip
+        shadow.offer(
+            served=served, stage=stage, logged=logged, frame=frame,
+            predictions=scored.predictions, ids=ids,
+        )  # fmt: skip
         payload: dict[str, Any] = {
             "model": served.model_name,
             "version": served.number,
@@ -151,9 +160,14 @@ def _serve(
         return json_response(exc.as_dict(), status)
     finally:
         seconds = time.perf_counter() - started
+        # Labelled by what was served, never by the URL: made-up names must not mint series.
         metrics.observe(
-            model=name, version=version_label, status=status, seconds=seconds, rows=rows
-        )
+            model=served.model_name if served is not None else "-",
+            version=str(served.number) if served is not None else "-",
+            status=status, seconds=seconds, rows=rows,
+            confidence=scored.confidence if scored is not None else None,
+            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
+        )  # fmt: skip
         access_log.info(
             "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",
             name, version_label, status, rows, seconds * 1000, caller_label, os.getpid(),
@@ -280,3 +294,58 @@ class AppTokenDetailApi(APIView):
         token = selectors.app_token_get_for_user(user=request.user, name=name, token_id=token_id)
         token = services.app_token_revoke(actor=request.user, app_token=token)
         return Response(AppTokenOutput(token).data)
+
+
+# --- Prometheus (not the hot path) --------------------------------------------------------------
+
+
+@csrf_exempt
+def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    """GET /metrics: serving metrics of every worker, for Prometheus. With
+    MODELGATE_METRICS_TOKEN set a scrape must carry it as a bearer token; without one, only
+    MODELGATE_METRICS_ALLOW_IPS may scrape."""
+    if request.method != "GET":
+        response = json_response({"error": "method_not_allowed", "detail": "GET /metrics."}, 405)
+        response["Allow"] = "GET"
+        return response
+    token = settings.MODELGATE_METRICS_TOKEN
+    if token:
+        scheme, _, sent = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            sent.strip().encode("utf-8", "surrogateescape"), token.encode()
+        ):
+            response = json_response(
+                {
+                    "error": "not_authenticated",
+                    "detail": "Send the metrics token as 'Authorization: Bearer <token>'.",
+                },
+                401,
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    elif not _address_allowed(request.META.get("REMOTE_ADDR", "")):
+        return json_response(
+            {
+                "error": "forbidden",
+                "detail": "Metrics are served only to MODELGATE_METRICS_ALLOW_IPS, or to "
+                "scrapes carrying MODELGATE_METRICS_TOKEN.",
+            },
+            403,
+        )
+    body, content_type = metrics.exposition()
+    response = HttpResponse(body, content_type=content_type)
+    add_never_cache_headers(response)
+    return response
+
+
+def _address_allowed(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return any(
+        ip in ipaddress.ip_network(network, strict=False)
+        for network in settings.MODELGATE_METRICS_ALLOW_IPS
+    )

@@ -114,6 +114,11 @@ def refresh() -> None:
         _state.checked_at = time.monotonic()
 
 
+def generation() -> int | None:
+    """The serving generation this process's caches hold (None before the first refresh)."""
+    return _state.generation
+
+
 def forget_everything() -> None:
     """Tests, and processes that must reload: the next request resolves from scratch."""
     with _state.lock:

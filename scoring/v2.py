@@ -28,6 +28,7 @@ from releases.errors import DomainError, InvalidInput, PayloadTooLarge
 from releases.request_rows import feature_names, frame_from_columns, parse_json_body
 from scoring import metrics, serving
 from scoring.apis import access_log, authenticate, json_response, log_predictions, score
+from scoring.shadow import shadow
 
 _NUMERIC_TYPES = {
     "FP16": "<f2", "FP32": "<f4", "FP64": "<f8", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4",
@@ -108,6 +109,8 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
     started = time.perf_counter()
     version_label = str(version) if version is not None else "production"
     status, rows, caller_label = 200, 0, "-"
+    served: serving.ServedVersion | None = None
+    scored = None
     try:
         if request.method != "POST":
             status = 405
@@ -120,10 +123,14 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         rows = len(frame)
         scored = score(served, frame)
         ids = [uuid.uuid4() for _ in range(rows)]
-        log_predictions(
-            served=served, stage="" if version is not None else "production", frame=frame,
-            scored=scored, ids=ids, caller=caller,
-            latency_ms=(time.perf_counter() - started) * 1000,
+        stage = None if version is not None else "production"
+        logged = log_predictions(
+            served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,
+            caller=caller, latency_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        shadow.offer(
+            served=served, stage=stage, logged=logged, frame=frame,
+            predictions=scored.predictions, ids=ids,
         )  # fmt: skip
         outputs = [_tensor("predict", scored.predictions, _label_type(served.signature), [rows])]
         if scored.probabilities is not None:
@@ -154,9 +161,14 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         return _error(exc)
     finally:
         seconds = time.perf_counter() - started
+        # Labelled by what was served, never by the URL: made-up names must not mint series.
         metrics.observe(
-            model=name, version=version_label, status=status, seconds=seconds, rows=rows
-        )
+            model=served.model_name if served is not None else "-",
+            version=str(served.number) if served is not None else "-",
+            status=status, seconds=seconds, rows=rows,
+            confidence=scored.confidence if scored is not None else None,
+            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
+        )  # fmt: skip
         access_log.info(
             "infer model=%s version=%s status=%d rows=%d ms=%.2f caller=%s",
             name, version_label, status, rows, seconds * 1000, caller_label,

@@ -1,5 +1,6 @@
-"""HTML pages of the scoring app: a model's app tokens (list, create, revoke), and the
-corrected dataset's "use as the evaluation set" button."""
+"""HTML pages of the scoring app: a model's app tokens (list, create, revoke); the corrected
+dataset's "use as the evaluation set" button; turning shadow mode on and off (its card is on the
+model page, ``scoring/templatetags/shadow.py``)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,24 @@ def corrected_dataset_use(request: HttpRequest, name: str) -> HttpResponse:
             "the next version validates on it.",
         )
     return redirect(reverse("model-detail", args=[name]))
+
+
+def shadow_mode(request: HttpRequest, name: str) -> HttpResponse:
+    model = registered_model_get_for_user(user=request.user, name=name, action="promote")
+    enabled = request.POST.get("enabled", "").lower()
+    if enabled not in ("true", "false"):
+        messages.error(request, "Choose whether staging should shadow production.")
+        try:
+            services.shadow_mode_set(
+                actor=request.user, registered_model=model, enabled=enabled == "true"
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                "Staging now shadows production; live answers are unchanged."
+                if enabled == "true"
+                else "Shadow mode is off; live answers are unchanged.",
+            )
+    return redirect(reverse("model-detail", args=[name]) + "#shadow")

@@ -15,7 +15,10 @@ worker=$!
 # Exactly one beat per deployment: it queues the sweeper (re-queues validations that were lost).
 .venv/bin/celery -A webapp beat --loglevel=INFO --schedule "$var_dir/celerybeat-schedule" &
 beat=$!
-.venv/bin/gunicorn webapp.wsgi:application --bind "$host:$port" --workers 2 --threads 4 \
+# gunicorn.conf.py holds the hooks (prediction-log flush at exit, Prometheus multiprocess files
+# under $PROMETHEUS_MULTIPROC_DIR, emptied when the master starts); the flags below override it.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$var_dir/prometheus}
+.venv/bin/gunicorn webapp.wsgi:application -c gunicorn.conf.py --bind "$host:$port" --workers 2 --threads 4 \
   --access-logfile - --timeout 300 --graceful-timeout 5 &
 web=$!
 stop() {

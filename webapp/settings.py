@@ -13,6 +13,7 @@ A bad value fails at start-up with ``ImproperlyConfigured`` naming the variable,
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -299,6 +300,29 @@ MODELGATE_PREDICTION_LOG_FLUSH_ROWS = env_int(
 MODELGATE_PREDICTION_LOG_MAX_ROWS = env_int("MODELGATE_PREDICTION_LOG_MAX_ROWS", 200_000, minimum=1)
 # Tests flush by hand, in the test's own transaction.
 MODELGATE_PREDICTION_LOG_THREAD = env.bool("MODELGATE_PREDICTION_LOG_THREAD", default=True)
+
+# Shadow mode: rows waiting to be scored by a shadowing staging version, per process (beyond it
+# a request's rows are not shadowed, and counted); tests drain the queue by hand.
+MODELGATE_SHADOW_QUEUE_MAX_ROWS = env_int("MODELGATE_SHADOW_QUEUE_MAX_ROWS", 20_000, minimum=1)
+MODELGATE_SHADOW_THREAD = env_bool("MODELGATE_SHADOW_THREAD", True)
+# Regressors agree when the shadow answer is within this fraction of production's.
+MODELGATE_SHADOW_REGRESSION_RTOL = env.float("MODELGATE_SHADOW_REGRESSION_RTOL", default=0.01)
+
+# Prometheus /metrics: with a token set, scrapes must send it ("Authorization: Bearer <token>");
+# without one, only these addresses (or networks) may scrape.
+MODELGATE_METRICS_TOKEN = env.str("MODELGATE_METRICS_TOKEN", default="")
+MODELGATE_METRICS_ALLOW_IPS = env.list("MODELGATE_METRICS_ALLOW_IPS", default=["127.0.0.1", "::1"])
+for _network in MODELGATE_METRICS_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"MODELGATE_METRICS_ALLOW_IPS: {_network!r} is not an IP address or network."
+        ) from None
+# A prediction whose winning class's probability is below this counts as low-confidence.
+MODELGATE_LOW_CONFIDENCE_THRESHOLD = env.float("MODELGATE_LOW_CONFIDENCE_THRESHOLD", default=0.6)
+if not 0.0 <= MODELGATE_LOW_CONFIDENCE_THRESHOLD <= 1.0:
+    raise ImproperlyConfigured("MODELGATE_LOW_CONFIDENCE_THRESHOLD must be between 0 and 1.")
 
 # A token's last use is written at most this often, not on every request.
 MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)

@@ -3,5 +3,6 @@
 
 from scoring.models.labels import GroundTruth
 from scoring.models.serving import AppToken, Prediction
+from scoring.models.shadow import ShadowMode, ShadowResult
 
-__all__ = ["AppToken", "GroundTruth", "Prediction"]
+__all__ = ["AppToken", "GroundTruth", "Prediction", "ShadowMode", "ShadowResult"]

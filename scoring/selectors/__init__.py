@@ -9,9 +9,12 @@ from scoring.selectors.corrected_dataset import (
 )
 from scoring.selectors.feedback import prediction_get_for_caller
 from scoring.selectors.labels import LiveAccuracy, live_accuracy, live_accuracy_served
+from scoring.selectors.shadow import Agreement, ShadowState, shadow_disagreements, shadow_state
 
 __all__ = [
+    "Agreement",
     "LiveAccuracy",
+    "ShadowState",
     "app_token_get_for_user",
     "app_tokens_for_model",
     "corrected_dataset_count",
@@ -20,4 +23,6 @@ __all__ = [
     "live_accuracy",
     "live_accuracy_served",
     "prediction_get_for_caller",
+    "shadow_disagreements",
+    "shadow_state",
 ]

@@ -5,6 +5,7 @@ from scoring.services.app_tokens import app_token_create, app_token_revoke
 from scoring.services.corrected_dataset import corrected_dataset_use_as_evaluation_set
 from scoring.services.feedback import prediction_feedback_record
 from scoring.services.labels import ground_truth_write, label_check
+from scoring.services.shadow import shadow_mode_set
 
 __all__ = [
     "app_token_create",
@@ -13,4 +14,5 @@ __all__ = [
     "ground_truth_write",
     "label_check",
     "prediction_feedback_record",
+    "shadow_mode_set",
 ]

@@ -14,14 +14,18 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     from releases.loading import clear_cache
     from scoring import metrics, serving
     from scoring.prediction_log import prediction_log
+    from scoring.shadow import shadow
 
     settings.MODELGATE_PREDICTION_LOG_THREAD = False
+    settings.MODELGATE_SHADOW_THREAD = False  # tests drain the shadow queue by hand
     settings.MODELGATE_SERVING_REFRESH_SECONDS = 0
     serving.forget_everything()
     clear_cache()
     metrics.reset()
     prediction_log.discard()
+    shadow.discard()
     yield
     serving.forget_everything()
     clear_cache()
     prediction_log.discard()
+    shadow.discard()
