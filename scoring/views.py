@@ -92,11 +92,14 @@ def corrected_dataset_use(request: HttpRequest, name: str) -> HttpResponse:
     return redirect(reverse("model-detail", args=[name]))
 
 
+@login_required
+@require_http_methods(["POST"])
 def shadow_mode(request: HttpRequest, name: str) -> HttpResponse:
     model = registered_model_get_for_user(user=request.user, name=name, action="promote")
     enabled = request.POST.get("enabled", "").lower()
     if enabled not in ("true", "false"):
         messages.error(request, "Choose whether staging should shadow production.")
+    else:
         try:
             services.shadow_mode_set(
                 actor=request.user, registered_model=model, enabled=enabled == "true"
