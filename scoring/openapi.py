@@ -94,7 +94,7 @@ def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, publ
         "Predict with an approved version",
         [_path_param("name", "string"), _path_param("version", "integer")],
     )
-    paths["/api/v1/predictions/{id}/feedback/"] = _feedback_operation()
+    paths["/api/v1/predictions/{prediction_id}/feedback/"] = _feedback_operation()
     return result
 
 
@@ -125,7 +125,7 @@ def _feedback_operation() -> dict[str, Any]:
             "logged within about a second of the answer; a prediction the log sampled out "
             '(`"logged": false` in the predict answer) never takes feedback.',
             "tags": ["predict"],
-            "parameters": [_path_param("id", "string")],
+            "parameters": [_path_param("prediction_id", "string")],
             "security": [{"tokenAuth": []}],
             "requestBody": {
                 "required": True,

@@ -219,7 +219,7 @@ def test_feedback_is_in_the_openapi_schema() -> None:
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    operation = schema["paths"]["/api/v1/predictions/{id}/feedback/"]["post"]
+    operation = schema["paths"]["/api/v1/predictions/{prediction_id}/feedback/"]["post"]
     assert {"200", "400", "401", "404"} <= set(operation["responses"])
 
 
