@@ -300,6 +300,11 @@ MODELGATE_PREDICTION_LOG_MAX_ROWS = env_int("MODELGATE_PREDICTION_LOG_MAX_ROWS",
 # Tests flush by hand, in the test's own transaction.
 MODELGATE_PREDICTION_LOG_THREAD = env.bool("MODELGATE_PREDICTION_LOG_THREAD", default=True)
 
+# Relabel queues: how long a labeler holds an item before it returns to the queue (a model's
+# policy may override it), and how long a serving process reuses a model's routing policy.
+MODELGATE_RELABEL_LEASE_SECONDS = env_int("MODELGATE_RELABEL_LEASE_SECONDS", 600, minimum=5)
+MODELGATE_RELABEL_POLICY_TTL_SECONDS = env_int("MODELGATE_RELABEL_POLICY_TTL_SECONDS", 10)
+
 # A token's last use is written at most this often, not on every request.
 MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)
 

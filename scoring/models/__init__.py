@@ -2,6 +2,28 @@
 ``scoring.models.Prediction`` and migrations keep one name for each."""
 
 from scoring.models.labels import GroundTruth
+from scoring.models.relabel import (
+    RELABEL_TRANSITIONS,
+    RegressionRule,
+    RelabelItem,
+    RelabelLabel,
+    RelabelPolicy,
+    RelabelReason,
+    RelabelStatus,
+    RelabelStrategy,
+)
 from scoring.models.serving import AppToken, Prediction
 
-__all__ = ["AppToken", "GroundTruth", "Prediction"]
+__all__ = [
+    "RELABEL_TRANSITIONS",
+    "AppToken",
+    "GroundTruth",
+    "Prediction",
+    "RegressionRule",
+    "RelabelItem",
+    "RelabelLabel",
+    "RelabelPolicy",
+    "RelabelReason",
+    "RelabelStatus",
+    "RelabelStrategy",
+]
