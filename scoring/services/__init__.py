@@ -3,5 +3,22 @@ each, one audit row each. One module per capability; this package re-exports the
 
 from scoring.services.app_tokens import app_token_create, app_token_revoke
 from scoring.services.labels import ground_truth_write, label_check
+from scoring.services.relabel import (
+    relabel_item_label,
+    relabel_item_lease_next,
+    relabel_item_settle,
+    relabel_item_skip,
+)
+from scoring.services.relabel_policy import relabel_policy_update
 
-__all__ = ["app_token_create", "app_token_revoke", "ground_truth_write", "label_check"]
+__all__ = [
+    "app_token_create",
+    "app_token_revoke",
+    "ground_truth_write",
+    "label_check",
+    "relabel_item_label",
+    "relabel_item_lease_next",
+    "relabel_item_settle",
+    "relabel_item_skip",
+    "relabel_policy_update",
+]

@@ -14,6 +14,7 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     from releases.loading import clear_cache
     from scoring import metrics, serving
     from scoring.prediction_log import prediction_log
+    from scoring.relabel_routing import forget
 
     settings.MODELGATE_PREDICTION_LOG_THREAD = False
     settings.MODELGATE_SERVING_REFRESH_SECONDS = 0
@@ -21,6 +22,7 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     clear_cache()
     metrics.reset()
     prediction_log.discard()
+    forget()  # cached relabel policies are keyed by model ids, which tests reuse
     yield
     serving.forget_everything()
     clear_cache()
