@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -52,3 +54,17 @@ def queue(
             )
         )
     return items
+
+
+def version_of(model: RegisteredModel) -> ModelVersion:
+    """An approved classifier version with classes churn / stay (no stored file needed)."""
+    from tests.factories import ModelVersionFactory
+
+    return ModelVersionFactory(registered_model=model, status="approved", signature=SIGNATURE)
+
+
+def labelers(n: int, team: str = "risk") -> list[Any]:
+    from releases.models import Role
+    from tests.factories import member
+
+    return [member(f"labeler{i}", Role.LABELER, team) for i in range(n)]
