@@ -4,6 +4,7 @@ package re-exports them."""
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
 from scoring.selectors.relabel import (
     relabel_disputed_items,
+    relabel_item_explanation,
     relabel_item_get_for_user,
     relabel_item_payload,
     relabel_labels_today,
@@ -20,6 +21,7 @@ __all__ = [
     "app_token_get_for_user",
     "app_tokens_for_model",
     "relabel_disputed_items",
+    "relabel_item_explanation",
     "relabel_item_get_for_user",
     "relabel_item_payload",
     "relabel_labels_today",

@@ -147,3 +147,24 @@ def relabel_item_payload(item: RelabelItem) -> dict[str, Any]:
         "predicted_at": prediction.created_at,
         "lease_expires_at": item.lease_expires_at,
     }
+
+
+def relabel_item_explanation(item: RelabelItem) -> dict[str, Any]:
+    """The SHAP explanation of the item's prediction by the version that made it (409 when
+    that version cannot be explained)."""
+    from django.conf import settings
+
+    from explain.local import explain_rows
+    from releases.request_rows import rows_from_body
+
+    version = item.model_version
+    frame = rows_from_body(
+        {"instances": [item.prediction.inputs]},
+        signature=version.signature or {},
+        max_rows=settings.MODELGATE_EXPLAIN_MAX_ROWS,
+    )
+    return {
+        "model": item.registered_model.name,
+        "version": version.version,
+        **explain_rows(model_version=version, frame=frame),
+    }
