@@ -145,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "releases.context_processors.navigation",
+                "scoring.context_processors.relabel",
             ],
         },
     },
