@@ -96,7 +96,7 @@ class RelabelItem(models.Model):
     A labeler leases an open item for a while (``lease_holder`` until ``lease_expires_at``); an
     expired lease is free again without any sweeper. ``labels_needed`` is copied from the policy
     when the item is routed, so changing the policy later does not change what an item needs.
-    The leasing query reads the partial index of open items in arrival order.
+    The leasing query reads the partial index of open items, oldest first.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -126,8 +126,10 @@ class RelabelItem(models.Model):
 
     class Meta:
         indexes = [
+            # The leasing query walks this in order. Ordered by time rather than by id alone:
+            # on id, PostgreSQL prefers the primary key and filters past every done item.
             models.Index(
-                fields=["registered_model", "id"],
+                fields=["registered_model", "created_at", "id"],
                 name="relabel_open_queue",
                 condition=Q(status="open"),
             ),

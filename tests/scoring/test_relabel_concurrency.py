@@ -4,6 +4,7 @@ of them, no label is lost or stored twice (threads, each with its own connection
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -23,8 +24,8 @@ def _postgres_only() -> None:
 
 
 def work_together(people, model) -> list[list[int]]:
-    """Each person leases and labels until the queue has nothing for them; returns the ids
-    each one leased, in order."""
+    """Each person leases and labels until the queue has nothing left for them; returns the
+    ids each one leased, in order."""
     barrier = threading.Barrier(len(people))
     leased: list[list[int]] = [[] for _ in people]
     errors: list[BaseException] = []
@@ -32,10 +33,17 @@ def work_together(people, model) -> list[list[int]]:
     def work(i: int) -> None:
         try:
             barrier.wait()
-            while True:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
                 item = relabel_item_lease_next(actor=people[i], registered_model=model)
                 if item is None:
-                    return
+                    # Items others hold may come back needing another label: wait for them.
+                    if not RelabelItem.objects.filter(
+                        status="open", lease_holder__isnull=False
+                    ).exists():
+                        return
+                    time.sleep(0.005)
+                    continue
                 leased[i].append(item.pk)
                 relabel_item_label(actor=people[i], item=item, label=["churn", "stay"][i % 2])
         except BaseException as exc:
