@@ -156,6 +156,20 @@ def _check_workable(item: RelabelItem, actor: User) -> None:
         )
 
 
+def _settle_truth(item: RelabelItem, signature: dict[str, Any], label: Any, actor: User) -> None:
+    """The settled label becomes the prediction's ground truth; the queue's random sample is
+    what live accuracy may use without bias."""
+    ground_truth_write(
+        prediction=item.prediction,
+        signature=signature,
+        label=label,
+        source="queue",
+        sampled=item.reason == RelabelReason.SAMPLE,
+        labeled_by=f"user:{actor.pk}",
+        user=actor,
+    )
+
+
 def _answers(item: RelabelItem) -> dict[int, RelabelLabel]:
     """labeler id -> their answer, for every answer the item has (a handful at most)."""
     return {given.labeler_id: given for given in RelabelLabel.objects.filter(item=item)}
@@ -197,15 +211,7 @@ def relabel_item_label(*, actor: User, item: RelabelItem, label: Any) -> Relabel
         given = [a.label for a in answers.values() if a.kind == RelabelLabel.Kind.LABEL]
         if all(g == value for g in given):
             _move(locked, RelabelStatus.LABELED)
-            ground_truth_write(
-                prediction=locked.prediction,
-                signature=signature,
-                label=value,
-                source="queue",
-                sampled=locked.reason == RelabelReason.SAMPLE,
-                labeled_by=f"user:{actor.pk}",
-                user=actor,
-            )
+            _settle_truth(locked, signature, value, actor)
         else:
             _move(locked, RelabelStatus.DISPUTED)
     else:
@@ -274,15 +280,7 @@ def relabel_item_settle(*, actor: User, item: RelabelItem, label: Any) -> Relabe
     )
     _move(locked, RelabelStatus.SETTLED)
     locked.save(update_fields=_ITEM_STATE)
-    ground_truth_write(
-        prediction=locked.prediction,
-        signature=signature,
-        label=value,
-        source="queue",
-        sampled=locked.reason == RelabelReason.SAMPLE,
-        labeled_by=f"user:{actor.pk}",
-        user=actor,
-    )
+    _settle_truth(locked, signature, value, actor)
     audit_record(
         actor=actor,
         action="relabel.settle",
