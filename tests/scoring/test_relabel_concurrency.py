@@ -1,5 +1,6 @@
-"""Labelers working one queue at the same moment, on a real PostgreSQL: no item is leased to two
-of them, no label is lost or stored twice (threads, each with its own connection)."""
+"""Labelers working one queue at the same moment, on a real PostgreSQL (and on the embedded
+SQLite): no item is leased to two of them, no label is lost or stored twice (threads, each with
+its own connection)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.scoring.relabeling import labelers, queue, version_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises whole-database writes; SKIP LOCKED needs PostgreSQL")
@@ -60,6 +61,7 @@ def work_together(people, model) -> list[list[int]]:
     return leased
 
 
+@pytest.mark.usefixtures("_postgres_only")
 def test_eight_labelers_at_once_never_share_an_item_and_store_each_label_once(risk_model):
     version = version_of(risk_model)
     items = queue(version, 240)
@@ -73,6 +75,7 @@ def test_eight_labelers_at_once_never_share_an_item_and_store_each_label_once(ri
     assert set(RelabelItem.objects.values_list("status", flat=True)) == {"labeled"}
 
 
+@pytest.mark.usefixtures("_postgres_only")
 def test_with_two_labels_per_item_each_item_gets_two_different_labelers(risk_model):
     version = version_of(risk_model)
     queue(version, 60, labels_needed=2)
@@ -85,3 +88,14 @@ def test_with_two_labels_per_item_each_item_gets_two_different_labelers(risk_mod
     statuses = Counter(RelabelItem.objects.values_list("status", flat=True))
     assert sum(statuses.values()) == 60 and set(statuses) <= {"labeled", "disputed"}
     assert GroundTruth.objects.count() == statuses["labeled"]
+
+
+def test_on_sqlite_too_four_labelers_at_once_never_share_an_item(transactional_db, risk_model):
+    """The same guarantee from the embedded default: there the lease statement is serialised
+    with every other write rather than row-locked."""
+    version = version_of(risk_model)
+    items = queue(version, 40)
+    leased = work_together(labelers(4), risk_model)
+    every = [pk for mine in leased for pk in mine]
+    assert sorted(every) == sorted(i.pk for i in items)
+    assert RelabelLabel.objects.count() == 40
