@@ -20,6 +20,15 @@ from releases.selectors import (
 )
 from scoring.models import RelabelItem, RelabelLabel, RelabelPolicy, RelabelStatus
 
+# A version's large columns, which no relabel page or service reads: left out of the joins.
+VERSION_BULK = tuple(
+    f"model_version__{name}"
+    for name in (
+        "validation_report", "parameters", "library_versions", "signature_diff", "notes",
+        "untrusted_types", "trusted_types", "validation_error",
+    )
+)  # fmt: skip
+
 # Who works a queue: labelers, and reviewers (who settle its disputes); admins everywhere.
 LABEL_ACTIONS = ("label", "review")
 
@@ -60,6 +69,7 @@ def relabel_item_get_for_user(*, user: AnyUser, item_id: int, action: str = "lab
     """An item of a model the user may see (404 otherwise), with what the services need."""
     item = (
         RelabelItem.objects.select_related("registered_model__team", "model_version", "prediction")
+        .defer(*VERSION_BULK)
         .filter(pk=item_id, registered_model__in=registered_models_visible(user=user))
         .first()
     )

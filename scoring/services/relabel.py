@@ -29,7 +29,7 @@ from scoring.models import (
     RelabelReason,
     RelabelStatus,
 )
-from scoring.selectors.relabel import user_can_label, user_can_settle
+from scoring.selectors.relabel import VERSION_BULK, user_can_label, user_can_settle
 from scoring.services.labels import ground_truth_write, label_check
 
 
@@ -136,6 +136,7 @@ def _lock(item: RelabelItem) -> RelabelItem:
     return (
         RelabelItem.objects.select_for_update(of=("self",))
         .select_related("registered_model__team", "model_version", "prediction")
+        .defer(*VERSION_BULK, "prediction__inputs", "prediction__probabilities")
         .get(pk=item.pk)
     )
 

@@ -188,3 +188,9 @@ def test_the_explanation_of_an_items_prediction_names_each_feature(api, risk_mod
     values = explanation["shap_values"]
     per_feature = values[next(iter(values))] if "income" not in values else values
     assert set(per_feature) == {"income", "age", "region"}
+
+
+def test_admins_and_reviewers_of_the_team_may_label_too(api, version, admin_user, reviewer):
+    first, second = queue(version, 2)
+    assert api(admin_user).get(next_url()).json()["id"] == first.pk
+    assert api(reviewer).get(next_url()).json()["id"] == second.pk
