@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, label_apis, shadow_apis
+from scoring import apis, label_apis, relabel_apis, shadow_apis
 
 urlpatterns = [
     path(
@@ -36,4 +36,32 @@ urlpatterns = [
         apis.AppTokenDetailApi.as_view(),
         name="api-app-token-detail",
     ),
+    path("relabel/queues/", relabel_apis.QueueListApi.as_view(), name="api-relabel-queues"),
+    path(
+        "relabel/items/<int:item_id>/label/",
+        relabel_apis.LabelItemApi.as_view(),
+        name="api-relabel-label",
+    ),
+    path(
+        "relabel/items/<int:item_id>/skip/",
+        relabel_apis.SkipItemApi.as_view(),
+        name="api-relabel-skip",
+    ),
+    path(
+        "relabel/items/<int:item_id>/settle/",
+        relabel_apis.SettleItemApi.as_view(),
+        name="api-relabel-settle",
+    ),
+    path(
+        "relabel/items/<int:item_id>/explanation/",
+        relabel_apis.ItemExplanationApi.as_view(),
+        name="api-relabel-explanation",
+    ),
+    path("relabel/<str:name>/next/", relabel_apis.NextItemApi.as_view(), name="api-relabel-next"),
+    path(
+        "relabel/<str:name>/counts/",
+        relabel_apis.QueueCountsApi.as_view(),
+        name="api-relabel-counts",
+    ),
+    path("relabel/<str:name>/policy/", relabel_apis.PolicyApi.as_view(), name="api-relabel-policy"),
 ]

@@ -10,7 +10,8 @@ buffer; a background thread turns entries into ``Prediction`` rows and writes th
 Accepted predictions survive a clean stop: ``shutdown()`` flushes what is buffered, and runs
 from ``atexit`` and from gunicorn's ``worker_exit`` hook (gunicorn.conf.py), which a worker
 stopped by SIGTERM calls after finishing its requests. A failed write is retried on the next
-flush (the rows go back in front of the buffer).
+flush (the rows go back in front of the buffer). Once written, rows are routed to the relabel
+queues (``scoring.relabel_routing``), here rather than on the request path.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 logger = logging.getLogger("modelgate.prediction_log")
 
@@ -209,7 +210,23 @@ def _write(entries: list[Entry]) -> int:
                 )
             )
     Prediction.objects.bulk_create(rows, batch_size=1000)
+    _route(rows)
     return len(rows)
+
+
+def _route(rows: list[Any]) -> None:
+    """Queue the written rows that need a person's label. The rows are stored whatever
+    happens here: a routing failure is logged, never retried as a failed write (that would
+    insert the rows twice)."""
+    from scoring.relabel_routing import route
+
+    try:
+        # A savepoint, so a failure here cannot break a surrounding transaction (tests flush
+        # inside theirs).
+        with transaction.atomic():
+            route(rows)
+    except Exception:
+        logger.exception("prediction log: routing %d rows to relabel queues failed", len(rows))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, views
+from scoring import apis, relabel_views, views
 
 urlpatterns = [
     path(
@@ -16,4 +16,8 @@ urlpatterns = [
         views.app_token_revoke,
         name="app-token-revoke",
     ),
+    path("models/<str:name>/queue-settings/", relabel_views.policy, name="relabel-policy"),
+    path("queues/", relabel_views.queues, name="relabel-queues"),
+    path("queues/<str:name>/", relabel_views.label_screen, name="relabel-label"),
+    path("queues/<str:name>/disputes/", relabel_views.disputes, name="relabel-disputes"),
 ]

@@ -146,6 +146,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "releases.context_processors.navigation",
+                "scoring.context_processors.relabel",
             ],
         },
     },
@@ -323,6 +324,10 @@ for _network in MODELGATE_METRICS_ALLOW_IPS:
 MODELGATE_LOW_CONFIDENCE_THRESHOLD = env.float("MODELGATE_LOW_CONFIDENCE_THRESHOLD", default=0.6)
 if not 0.0 <= MODELGATE_LOW_CONFIDENCE_THRESHOLD <= 1.0:
     raise ImproperlyConfigured("MODELGATE_LOW_CONFIDENCE_THRESHOLD must be between 0 and 1.")
+# Relabel queues: how long a labeler holds an item before it returns to the queue (a model's
+# policy may override it), and how long a serving process reuses a model's routing policy.
+MODELGATE_RELABEL_LEASE_SECONDS = env_int("MODELGATE_RELABEL_LEASE_SECONDS", 600, minimum=5)
+MODELGATE_RELABEL_POLICY_TTL_SECONDS = env_int("MODELGATE_RELABEL_POLICY_TTL_SECONDS", 10)
 
 # A token's last use is written at most this often, not on every request.
 MODELGATE_TOKEN_LAST_USE_RESOLUTION = timedelta(minutes=1)

@@ -2,7 +2,31 @@
 ``scoring.models.Prediction`` and migrations keep one name for each."""
 
 from scoring.models.labels import GroundTruth
+from scoring.models.relabel import (
+    RELABEL_TRANSITIONS,
+    RegressionRule,
+    RelabelItem,
+    RelabelLabel,
+    RelabelPolicy,
+    RelabelReason,
+    RelabelStatus,
+    RelabelStrategy,
+)
 from scoring.models.serving import AppToken, Prediction
 from scoring.models.shadow import ShadowMode, ShadowResult
 
-__all__ = ["AppToken", "GroundTruth", "Prediction", "ShadowMode", "ShadowResult"]
+__all__ = [
+    "RELABEL_TRANSITIONS",
+    "AppToken",
+    "GroundTruth",
+    "Prediction",
+    "RegressionRule",
+    "RelabelItem",
+    "RelabelLabel",
+    "RelabelPolicy",
+    "RelabelReason",
+    "RelabelStatus",
+    "RelabelStrategy",
+    "ShadowMode",
+    "ShadowResult",
+]

@@ -9,6 +9,20 @@ from scoring.selectors.corrected_dataset import (
 )
 from scoring.selectors.feedback import prediction_get_for_caller
 from scoring.selectors.labels import LiveAccuracy, live_accuracy, live_accuracy_served
+from scoring.selectors.relabel import (
+    relabel_disputed_items,
+    relabel_item_explanation,
+    relabel_item_get_for_user,
+    relabel_item_payload,
+    relabel_labels_today,
+    relabel_model_get_for_user,
+    relabel_policy_for,
+    relabel_queue_counts,
+    relabel_queues_for_user,
+    user_can_label,
+    user_can_settle,
+    user_labels_anywhere,
+)
 from scoring.selectors.shadow import Agreement, ShadowState, shadow_disagreements, shadow_state
 
 __all__ = [
@@ -23,6 +37,18 @@ __all__ = [
     "live_accuracy",
     "live_accuracy_served",
     "prediction_get_for_caller",
+    "relabel_disputed_items",
+    "relabel_item_explanation",
+    "relabel_item_get_for_user",
+    "relabel_item_payload",
+    "relabel_labels_today",
+    "relabel_model_get_for_user",
+    "relabel_policy_for",
+    "relabel_queue_counts",
+    "relabel_queues_for_user",
     "shadow_disagreements",
     "shadow_state",
+    "user_can_label",
+    "user_can_settle",
+    "user_labels_anywhere",
 ]

@@ -5,6 +5,13 @@ from scoring.services.app_tokens import app_token_create, app_token_revoke
 from scoring.services.corrected_dataset import corrected_dataset_use_as_evaluation_set
 from scoring.services.feedback import prediction_feedback_record
 from scoring.services.labels import ground_truth_write, label_check
+from scoring.services.relabel import (
+    relabel_item_label,
+    relabel_item_lease_next,
+    relabel_item_settle,
+    relabel_item_skip,
+)
+from scoring.services.relabel_policy import relabel_policy_update
 from scoring.services.shadow import shadow_mode_set
 
 __all__ = [
@@ -14,5 +21,10 @@ __all__ = [
     "ground_truth_write",
     "label_check",
     "prediction_feedback_record",
+    "relabel_item_label",
+    "relabel_item_lease_next",
+    "relabel_item_settle",
+    "relabel_item_skip",
+    "relabel_policy_update",
     "shadow_mode_set",
 ]

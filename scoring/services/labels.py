@@ -64,20 +64,29 @@ def ground_truth_write(
         correct = str(predicted) == str(value)
     elif isinstance(predicted, int | float):
         abs_error = abs(float(predicted) - float(value))
-    truth, _ = GroundTruth.objects.update_or_create(
+    truth = GroundTruth(
         prediction=prediction,
-        defaults={
-            "registered_model_id": prediction.registered_model_id,
-            "model_version_id": prediction.model_version_id,
-            "label": value,
-            "source": source,
-            "sampled": sampled,
-            "correct": correct,
-            "abs_error": abs_error,
-            "predicted_at": prediction.created_at,
-            "labeled_at": timezone.now(),
-            "labeled_by": labeled_by,
-            "user": user,
-        },
+        registered_model_id=prediction.registered_model_id,
+        model_version_id=prediction.model_version_id,
+        label=value,
+        source=source,
+        sampled=sampled,
+        correct=correct,
+        abs_error=abs_error,
+        predicted_at=prediction.created_at,
+        labeled_at=timezone.now(),
+        labeled_by=labeled_by,
+        user=user,
     )
+    # One INSERT ... ON CONFLICT DO UPDATE: update_or_create costs two savepoints, a locking
+    # SELECT and the INSERT, round trips a busy relabel queue pays on every settled item.
+    GroundTruth.objects.bulk_create(
+        [truth],
+        update_conflicts=True,
+        unique_fields=["prediction"],
+        update_fields=[
+            "registered_model", "model_version", "label", "source", "sampled", "correct",
+            "abs_error", "predicted_at", "labeled_at", "labeled_by", "user",
+        ],
+    )  # fmt: skip
     return truth

@@ -14,6 +14,7 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     from releases.loading import clear_cache
     from scoring import metrics, serving
     from scoring.prediction_log import prediction_log
+    from scoring.relabel_routing import forget
     from scoring.shadow import shadow
 
     settings.MODELGATE_PREDICTION_LOG_THREAD = False
@@ -24,6 +25,7 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     metrics.reset()
     prediction_log.discard()
     shadow.discard()
+    forget()  # cached relabel policies are keyed by model ids, which tests reuse
     yield
     serving.forget_everything()
     clear_cache()
