@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis
+from scoring import apis, batch_apis
 
 urlpatterns = [
     path("models/<str:name>/predict/", apis.predict, name="api-predict"),
@@ -9,6 +9,9 @@ urlpatterns = [
         apis.predict_version,
         name="api-predict-version",
     ),
+    path("models/<str:name>/batch/", batch_apis.batch_create, name="api-batch-create"),
+    path("batch/<uuid:job_id>/", batch_apis.batch_detail, name="api-batch-detail"),
+    path("batch/<uuid:job_id>/result/", batch_apis.batch_result, name="api-batch-result"),
     path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/",

@@ -286,6 +286,11 @@ MODELGATE_PREDICT_MAX_ROWS = env_int("MODELGATE_PREDICT_MAX_ROWS", 10_000, minim
 MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
     "MODELGATE_PREDICT_MAX_BODY_BYTES", 32 * 1024**2, minimum=1024
 )
+# Batch scoring: the largest upload (capped by MODELGATE_MAX_UPLOAD_BYTES, which every upload
+# obeys), the rows scored per chunk (progress is written after each) and the most rows per file.
+MODELGATE_BATCH_MAX_BYTES = env_int("MODELGATE_BATCH_MAX_BYTES", 100 * 1024**2, minimum=1024)
+MODELGATE_BATCH_CHUNK_ROWS = env_int("MODELGATE_BATCH_CHUNK_ROWS", 10_000, minimum=1)
+MODELGATE_BATCH_MAX_ROWS = env_int("MODELGATE_BATCH_MAX_ROWS", 2_000_000, minimum=1)
 # How often a serving process looks at the serving generation (promotions, revocations): one
 # indexed query on the audit table per process per interval.
 MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)

@@ -1,0 +1,159 @@
+"""Batch jobs' status moves: created (queued) by the API, run, finished or failed by the task."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from releases.models import ModelVersion
+from releases.services import audit_record
+from scoring.models import BATCH_TRANSITIONS, BatchJob, BatchJobStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _move(job: BatchJob, to: str) -> None:
+    if to not in BATCH_TRANSITIONS[job.status]:
+        raise ValueError(f"Batch job {job.pk} is {job.status}; it cannot become {to}.")
+    job.status = to
+
+
+@transaction.atomic
+def batch_job_create(
+    *,
+    actor: User | None,
+    caller: str,
+    app_token_id: int | None,
+    model_version: ModelVersion,
+    stage: str,
+    upload: Any,
+    input_format: str,
+    rows_total: int | None,
+) -> BatchJob:
+    """Store the upload through the storage API, record the job (queued) and queue its task
+    once this commits. ``actor`` is the person asking; None for an app token (``caller`` and
+    ``app_token_id`` say which)."""
+    job_id = uuid.uuid4()
+    extension = "parquet" if input_format == "parquet" else "csv"
+    upload.seek(0)
+    name = default_storage.save(f"batch/{job_id}/input.{extension}", upload)
+    job = BatchJob.objects.create(
+        id=job_id,
+        registered_model=model_version.registered_model,
+        model_version=model_version,
+        stage=stage,
+        input_format=input_format,
+        input_file=name,
+        input_name=str(getattr(upload, "name", "") or "")[:255],
+        input_bytes=int(getattr(upload, "size", 0) or 0),
+        rows_total=rows_total,
+        caller=caller,
+        requested_by=actor,
+        app_token_id=app_token_id,
+    )
+    audit_record(
+        actor=actor,
+        action="batch.create",
+        model_version=model_version,
+        payload={
+            "job": str(job.pk),
+            "caller": caller,
+            "stage": stage,
+            "format": input_format,
+            "bytes": job.input_bytes,
+        },
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _enqueue(job_id: uuid.UUID) -> None:
+    from scoring.tasks import batch_job_run
+
+    try:
+        batch_job_run.delay(job_id=str(job_id))
+    except Exception:  # broker unreachable: the job stays queued and says so on its page
+        logger.exception("could not queue batch job %s", job_id)
+
+
+@transaction.atomic
+def batch_job_start(*, job_id: str, task_id: str = "") -> BatchJob | None:
+    """queued → running. None when there is nothing to do (gone, finished, or running under
+    another task). The same task delivered again (its worker died) starts over."""
+    job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        return None
+    if job.status == BatchJobStatus.RUNNING and task_id and job.task_id == task_id:
+        _move(job, BatchJobStatus.QUEUED)
+    if job.status != BatchJobStatus.QUEUED:
+        return None
+    _move(job, BatchJobStatus.RUNNING)
+    job.task_id = task_id
+    job.started_at = timezone.now()
+    job.rows_done = 0
+    job.save(update_fields=["status", "task_id", "started_at", "rows_done"])
+    return job
+
+
+def batch_job_progress(*, job_id: str, rows_done: int, rows_total: int | None = None) -> None:
+    """Progress for the page and the API; a plain update, no status change."""
+    fields: dict[str, Any] = {"rows_done": rows_done}
+    if rows_total is not None:
+        fields["rows_total"] = rows_total
+    BatchJob.objects.filter(pk=job_id, status=BatchJobStatus.RUNNING).update(**fields)
+
+
+@transaction.atomic
+def batch_job_finish(*, job_id: str, result_name: str, rows: int) -> BatchJob | None:
+    """running → succeeded with the stored result file."""
+    job = (
+        BatchJob.objects.select_for_update(of=("self",))
+        .select_related("model_version__registered_model")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.status != BatchJobStatus.RUNNING:
+        return job
+    _move(job, BatchJobStatus.SUCCEEDED)
+    job.result_file.name = result_name
+    job.rows_total = rows
+    job.rows_done = rows
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "result_file", "rows_total", "rows_done", "finished_at"])
+    audit_record(
+        actor=None,
+        action="batch.succeeded",
+        model_version=job.model_version,
+        payload={"job": str(job.pk), "rows": rows, "seconds": job.seconds},
+    )
+    return job
+
+
+@transaction.atomic
+def batch_job_fail(*, job_id: str, error: str) -> BatchJob | None:
+    """queued or running → failed, with a sentence saying why and what to fix."""
+    job = (
+        BatchJob.objects.select_for_update(of=("self",))
+        .select_related("model_version__registered_model")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.status not in {BatchJobStatus.QUEUED, BatchJobStatus.RUNNING}:
+        return job
+    _move(job, BatchJobStatus.FAILED)
+    job.error = error
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    audit_record(
+        actor=None,
+        action="batch.failed",
+        model_version=job.model_version,
+        payload={"job": str(job.pk), "error": error[:500]},
+    )
+    return job
