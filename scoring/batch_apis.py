@@ -20,7 +20,14 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from releases.errors import Conflict, DomainError, Forbidden, InvalidInput, PayloadTooLarge
+from releases.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+)
 from releases.uploads import format_size, upload_too_large
 from scoring import batch_files, selectors, services, serving
 from scoring.apis import authenticate, json_response
@@ -64,6 +71,7 @@ def job_payload(job: BatchJob) -> dict[str, Any]:
         "input_name": job.input_name,
         "rows_total": job.rows_total,
         "rows_done": job.rows_done,
+        "rows_failed": job.rows_failed,
         "progress": job.progress,
         "error": job.error or None,
         "created_at": job.created_at.isoformat(),
@@ -71,6 +79,7 @@ def job_payload(job: BatchJob) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": reverse("api-batch-detail", args=[job.pk]),
         "result_url": reverse("api-batch-result", args=[job.pk]) if finished else None,
+        "errors_url": reverse("api-batch-errors", args=[job.pk]) if job.errors_file else None,
     }
 
 
@@ -176,25 +185,38 @@ def batch_detail(request: HttpRequest, job_id: Any) -> HttpResponse:
 
 def batch_result(request: HttpRequest, job_id: Any) -> HttpResponse:
     """GET /api/v1/batch/{id}/result/: the result file, streamed from storage."""
+    return _download(request, job_id, which="result")
+
+
+def batch_errors(request: HttpRequest, job_id: Any) -> HttpResponse:
+    """GET /api/v1/batch/{id}/errors/: the rows set aside (CSV: row, column, error)."""
+    return _download(request, job_id, which="errors")
+
+
+def _download(request: HttpRequest, job_id: Any, *, which: str) -> HttpResponse:
     try:
         caller, _ = _caller(request, unsafe=False)
         job = selectors.batch_job_get_for_caller(caller=caller, job_id=job_id)
-        if job.status != BatchJobStatus.SUCCEEDED or not job.result_file:
+        if job.status != BatchJobStatus.SUCCEEDED:
             raise Conflict(
-                f"Batch job {job.pk} is {job.status}; its result exists once it succeeded.",
+                f"Batch job {job.pk} is {job.status}; its files exist once it succeeded.",
                 code="not_finished",
                 detail={"status": job.status},
             )
-        fh = default_storage.open(job.result_file.name, "rb")
+        stored = job.result_file if which == "result" else job.errors_file
+        if not stored:
+            raise NotFound(f"Batch job {job.pk} set no row aside: it has no errors file.")
+        fh = default_storage.open(stored.name, "rb")
     except DomainError as exc:
         return json_response(exc.as_dict(), exc.status_code)
+    fmt = job.input_format if which == "result" else "csv"
     filename = (
         f"{job.registered_model.name}-v{job.model_version.version}-batch-{str(job.pk)[:8]}"
-        f".{job.input_format}"
+        f"{'' if which == 'result' else '-errors'}.{fmt}"
     )
     response = FileResponse(fh, as_attachment=True, filename=filename)
     response["Content-Type"] = (
-        "text/csv; charset=utf-8" if job.input_format == "csv" else "application/vnd.apache.parquet"
+        "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -2,21 +2,23 @@
 result file written beside it.
 
 Plain module (no Django). The header is checked while the caller waits (`read_header`,
-`check_columns`); the rows are read and checked in the worker (`read_checked_rows`), chunk by
-chunk with the same column-wise checks and messages as predict (``releases.request_rows``), so a
-bad cell is named by its row and column.
+`check_columns`); the rows are read and checked in the worker (`read_frame`, `check_rows`),
+chunk by chunk with the same column-wise checks and messages as predict
+(``releases.request_rows``), so a bad cell is named by its row and column.
 
-Policy: a file with a bad cell fails as a whole, before anything is scored, with a sentence
-naming the first bad row and column. The same all-or-nothing rule as a predict request: a result
-file with holes would be easy to take for a complete one, and the fix (correct the file, upload
-again) is the same either way.
+Policy for bad cells: the rows holding them are set aside and listed in an errors file (row,
+column, the same sentence predict would give), and the other rows are scored; the job says how
+many were set aside. A file with more bad rows than ``MODELGATE_BATCH_MAX_BAD_ROWS`` (or with no
+good row) fails as a whole, naming the first bad cell: past a few, bad rows mean a wrong export,
+and a result with most rows missing would be easy to take for a complete one. Set the limit to 0
+for predict's all-or-nothing rule.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -155,32 +157,93 @@ def read_frame(path: Path, fmt: str, *, signature: dict[str, Any], max_rows: int
     return frame
 
 
-def checked_chunks(
-    frame: pd.DataFrame, fmt: str, *, signature: dict[str, Any], chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    """The model's input, chunk by chunk, each checked like a predict request; `InvalidInput`
-    names the first bad cell ("Row 12 (line 13), column 'age' must be a number ...")."""
-    features = [f for f in signature.get("features") or []]
+@dataclass(frozen=True)
+class CheckedRows:
+    """The model's input for the rows that passed, their positions in the file, and one entry
+    per row that did not (``row`` 1-based, ``column``, ``error`` sentence)."""
+
+    frame: pd.DataFrame
+    kept: np.ndarray
+    errors: list[dict[str, Any]]
+
+
+def check_rows(
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    signature: dict[str, Any],
+    chunk_rows: int,
+    max_bad_rows: int,
+) -> CheckedRows:
+    """Check every row like a predict request, chunk by chunk (column-wise, so cheap). A row with
+    a bad cell is set aside with a sentence naming its row and column ("Row 12 (line 13), column
+    'age' must be a number, got a string ('forty')."), and the rest is checked again; past
+    ``max_bad_rows`` such rows, or when no row is left, the whole file is refused
+    (`InvalidInput`) with the first sentence: that file needs fixing, not skipping."""
+    features = list(signature.get("features") or [])
+    parts: list[pd.DataFrame] = []
+    kept: list[np.ndarray] = []
+    errors: list[dict[str, Any]] = []
     for start in range(0, len(frame), chunk_rows):
-        part = frame.iloc[start : start + chunk_rows]
-        columns = {
-            str(f["name"]): _python_values(
-                part[str(f["name"])], csv_numbers=fmt == CSV and f.get("type") == "numeric"
-            )
-            for f in features
-        }
+        positions = np.arange(start, min(start + chunk_rows, len(frame)))
+        while positions.size:
+            part = frame.iloc[positions]
+            columns = {
+                str(f["name"]): _python_values(
+                    part[str(f["name"])], csv_numbers=fmt == CSV and f.get("type") == "numeric"
+                )
+                for f in features
+            }
+            spot: dict[str, Any] = {}
 
-        def where(row: int, name: str, start: int = start) -> str:
-            number = start + row + 1
-            line = f" (line {number + 1})" if fmt == CSV else ""
-            return f"Row {number}{line}, column {name!r}"
+            def where(
+                row: int, name: str, positions: np.ndarray = positions, spot: dict[str, Any] = spot
+            ) -> str:
+                number = int(positions[row]) + 1
+                spot.update(row=row, number=number, column=name)
+                line = f" (line {number + 1})" if fmt == CSV else ""
+                return f"Row {number}{line}, column {name!r}"
 
-        try:
-            yield frame_from_columns(columns, signature=signature, where=where)
-        except InvalidInput as exc:
-            # The JSON hint ("send the number itself") means nothing for a file's cell.
-            exc.message = exc.message.replace(" (send the number itself, not a string)", "")
-            raise
+            try:
+                parts.append(frame_from_columns(columns, signature=signature, where=where))
+            except InvalidInput as exc:
+                if "row" not in spot:
+                    raise
+                # The JSON hint ("send the number itself") means nothing for a file's cell.
+                message = exc.message.replace(" (send the number itself, not a string)", "")
+                errors.append({"row": spot["number"], "column": spot["column"], "error": message})
+                if len(errors) > max_bad_rows:
+                    raise InvalidInput(_refusal(errors, max_bad_rows), field="file") from None
+                positions = np.delete(positions, spot["row"])
+                continue
+            kept.append(positions)
+            break
+    if not kept:
+        raise InvalidInput(
+            f"No row of the file can be scored. {errors[0]['error']} Fix the file and upload it "
+            "again.",
+            field="file",
+        )
+    return CheckedRows(
+        frame=pd.concat(parts, ignore_index=True), kept=np.concatenate(kept), errors=errors
+    )
+
+
+def _refusal(errors: list[dict[str, Any]], max_bad_rows: int) -> str:
+    if max_bad_rows == 0:
+        return str(errors[0]["error"])
+    return (
+        f"More than {max_bad_rows:,} rows have values the model cannot take, so the file was not "
+        f"scored. The first: {errors[0]['error']} Fix the file and upload it again."
+    )
+
+
+def write_errors(errors: list[dict[str, Any]], *, fmt: str, path: Path) -> None:
+    """The rows set aside: their number in the file (and line, for a CSV), column and why."""
+    table = pd.DataFrame(errors, columns=["row", "column", "error"])
+    if fmt == CSV:
+        table.insert(1, "line", table["row"] + 1)
+    table.to_csv(path, index=False)
 
 
 def _python_values(column: pd.Series, *, csv_numbers: bool) -> list[Any]:

@@ -89,6 +89,7 @@ _JOB = {
         "input_name": {"type": "string"},
         "rows_total": {"type": "integer", "nullable": True},
         "rows_done": {"type": "integer"},
+        "rows_failed": {"type": "integer", "description": "Rows set aside for a bad value."},
         "progress": {"type": "number", "nullable": True},
         "error": {"type": "string", "nullable": True},
         "created_at": {"type": "string", "format": "date-time"},
@@ -96,6 +97,7 @@ _JOB = {
         "finished_at": {"type": "string", "format": "date-time", "nullable": True},
         "url": {"type": "string"},
         "result_url": {"type": "string", "nullable": True},
+        "errors_url": {"type": "string", "nullable": True},
     },
 }
 _BATCH_SECURITY = [{"tokenAuth": []}, {"cookieAuth": []}]
@@ -177,6 +179,25 @@ def _batch_paths() -> dict[str, Any]:
                             },
                         },
                         "description": "The result file.",
+                    },
+                    **{code: _ERROR for code in ("401", "404", "409")},
+                },
+            }
+        },
+        "/api/v1/batch/{id}/errors/": {
+            "get": {
+                "operationId": "batch_errors",
+                "summary": "Download the rows a batch job set aside (row, column, error)",
+                "description": "A row with a value the model cannot take (the same checks and "
+                "sentences as predict) is not scored; it is listed here. Past "
+                "MODELGATE_BATCH_MAX_BAD_ROWS such rows the whole job fails instead.",
+                "tags": ["batch"],
+                "parameters": [job_id],
+                "security": _BATCH_SECURITY,
+                "responses": {
+                    "200": {
+                        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+                        "description": "The errors file.",
                     },
                     **{code: _ERROR for code in ("401", "404", "409")},
                 },

@@ -8,7 +8,6 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import pandas as pd
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.files import File
@@ -42,7 +41,8 @@ def _limits() -> SandboxLimits:
     max_retries=3,
 )
 def batch_job_run(self: Task, *, job_id: str) -> str:
-    """Check the file's rows, score them in the sandbox chunk by chunk, store the result."""
+    """Check the file's rows, score the good ones in the sandbox chunk by chunk, store the
+    result (and the errors file listing the rows set aside)."""
     job = services.batch_job_start(job_id=job_id, task_id=self.request.id or "")
     if job is None:
         return "skipped"
@@ -58,15 +58,16 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
                 source, fmt, signature=signature, max_rows=settings.MODELGATE_BATCH_MAX_ROWS
             )
             services.batch_job_progress(job_id=job_id, rows_done=0, rows_total=len(frame))
-            checked = pd.concat(
-                batch_files.checked_chunks(
-                    frame, fmt, signature=signature, chunk_rows=settings.MODELGATE_BATCH_CHUNK_ROWS
-                ),
-                ignore_index=True,
+            checked = batch_files.check_rows(
+                frame,
+                fmt,
+                signature=signature,
+                chunk_rows=settings.MODELGATE_BATCH_CHUNK_ROWS,
+                max_bad_rows=settings.MODELGATE_BATCH_MAX_BAD_ROWS,
             )
             rows_path = tmp / "rows.parquet"
-            checked.to_parquet(rows_path, index=False)
-            del checked
+            checked.frame.to_parquet(rows_path, index=False)
+            scored_rows = frame.iloc[checked.kept]
             artifact = stack.enter_context(
                 local_copy(str(version.artifact.name), suffix=f".{version.format}")
             )
@@ -84,13 +85,13 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
                 mode=settings.MODELGATE_SANDBOX,
                 on_stage=lambda stage: _progress(job_id, stage),
             )
-            if len(labels) != len(frame):
+            if len(labels) != len(scored_rows):
                 raise InvalidInput(
-                    f"The model returned {len(labels)} predictions for {len(frame)} rows."
+                    f"The model returned {len(labels)} predictions for {len(scored_rows)} rows."
                 )
             result_path = tmp / f"result.{fmt}"
             batch_files.write_result(
-                frame,
+                scored_rows,
                 predictions=labels,
                 probabilities=probabilities,
                 classes=classes,
@@ -99,6 +100,12 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
             )
             with result_path.open("rb") as fh:
                 name = default_storage.save(f"batch/{job_id}/result.{fmt}", File(fh))
+            errors_name = ""
+            if checked.errors:
+                errors_path = tmp / "errors.csv"
+                batch_files.write_errors(checked.errors, fmt=fmt, path=errors_path)
+                with errors_path.open("rb") as fh:
+                    errors_name = default_storage.save(f"batch/{job_id}/errors.csv", File(fh))
     except DomainError as exc:  # the file's fault: a sentence naming what to fix
         services.batch_job_fail(job_id=job_id, error=exc.message)
         return "failed"
@@ -119,7 +126,13 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
             "this reference to your ModelGate administrator.",
         )
         return "failed"
-    services.batch_job_finish(job_id=job_id, result_name=name, rows=len(labels))
+    services.batch_job_finish(
+        job_id=job_id,
+        result_name=name,
+        rows=len(frame),
+        rows_failed=len(checked.errors),
+        errors_name=errors_name,
+    )
     return "succeeded"
 
 

@@ -291,6 +291,9 @@ MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
 MODELGATE_BATCH_MAX_BYTES = env_int("MODELGATE_BATCH_MAX_BYTES", 100 * 1024**2, minimum=1024)
 MODELGATE_BATCH_CHUNK_ROWS = env_int("MODELGATE_BATCH_CHUNK_ROWS", 10_000, minimum=1)
 MODELGATE_BATCH_MAX_ROWS = env_int("MODELGATE_BATCH_MAX_ROWS", 2_000_000, minimum=1)
+# Rows with a bad value are set aside (listed in the job's errors file) up to this many; past it
+# the whole file is refused. 0: any bad value fails the job, like a predict request.
+MODELGATE_BATCH_MAX_BAD_ROWS = env_int("MODELGATE_BATCH_MAX_BAD_ROWS", 1000, minimum=0)
 # How often a serving process looks at the serving generation (promotions, revocations): one
 # indexed query on the audit table per process per interval.
 MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)

@@ -61,7 +61,11 @@ class BatchJob(models.Model):
     input_bytes = models.BigIntegerField(default=0)
     rows_total = models.BigIntegerField(null=True, blank=True)
     rows_done = models.BigIntegerField(default=0)
+    rows_failed = models.BigIntegerField(
+        default=0, help_text="Rows set aside for a bad value (listed in the errors file)."
+    )
     result_file = models.FileField(max_length=300, blank=True)
+    errors_file = models.FileField(max_length=300, blank=True)
     error = models.TextField(blank=True)
     caller = models.CharField(max_length=40, help_text='"user:<id>" or "app:<id>".')
     requested_by = models.ForeignKey(

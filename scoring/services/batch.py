@@ -110,8 +110,11 @@ def batch_job_progress(*, job_id: str, rows_done: int, rows_total: int | None = 
 
 
 @transaction.atomic
-def batch_job_finish(*, job_id: str, result_name: str, rows: int) -> BatchJob | None:
-    """running → succeeded with the stored result file."""
+def batch_job_finish(
+    *, job_id: str, result_name: str, rows: int, rows_failed: int = 0, errors_name: str = ""
+) -> BatchJob | None:
+    """running → succeeded with the stored result file (and the errors file listing the rows
+    set aside, if any). ``rows`` counts every row of the file, scored or set aside."""
     job = (
         BatchJob.objects.select_for_update(of=("self",))
         .select_related("model_version__registered_model")
@@ -122,15 +125,27 @@ def batch_job_finish(*, job_id: str, result_name: str, rows: int) -> BatchJob | 
         return job
     _move(job, BatchJobStatus.SUCCEEDED)
     job.result_file.name = result_name
+    job.errors_file.name = errors_name
     job.rows_total = rows
     job.rows_done = rows
+    job.rows_failed = rows_failed
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "result_file", "rows_total", "rows_done", "finished_at"])
+    job.save(
+        update_fields=[
+            "status", "result_file", "errors_file", "rows_total", "rows_done", "rows_failed",
+            "finished_at",
+        ]
+    )  # fmt: skip
     audit_record(
         actor=None,
         action="batch.succeeded",
         model_version=job.model_version,
-        payload={"job": str(job.pk), "rows": rows, "seconds": job.seconds},
+        payload={
+            "job": str(job.pk),
+            "rows": rows,
+            "rows_failed": rows_failed,
+            "seconds": job.seconds,
+        },
     )
     return job
 

@@ -222,7 +222,42 @@ def test_a_browser_session_needs_the_csrf_token(risk_model: Any, owner: Any) -> 
 
 
 @pytest.mark.django_db
-def test_a_bad_value_fails_the_job_naming_row_and_column(risk_model: Any, owner: Any) -> None:
+def test_rows_with_bad_values_are_set_aside_in_an_errors_file_and_the_rest_is_scored(
+    risk_model: Any, owner: Any, settings: Any
+) -> None:
+    settings.MODELGATE_BATCH_CHUNK_ROWS = 4  # the bad rows fall in different chunks
+    model = forest_model()
+    serve(risk_model, 1, model=model, uploaded_by=owner, stage=Stage.PRODUCTION)
+    frame = rows(10).astype({"age": object})
+    frame.loc[4, "age"] = "forty"
+    frame.loc[5, "city"] = "atlantis"
+    frame.loc[8, "income"] = np.nan  # an empty cell in the CSV
+    key = key_for(owner)
+    job_id = upload(key, csv_bytes(frame)).json()["id"]
+
+    assert batch_job_run.run(job_id=job_id) == "succeeded"
+
+    body = get(f"/api/v1/batch/{job_id}/", key).json()
+    assert body["rows_total"] == 10 and body["rows_failed"] == 3
+    errors = pd.read_csv(io.BytesIO(b"".join(get(body["errors_url"], key).streaming_content)))
+    assert errors["row"].tolist() == [5, 6, 9] and errors["line"].tolist() == [6, 7, 10]
+    assert errors["column"].tolist() == ["age", "city", "income"]
+    assert (
+        errors["error"][0]
+        == "Row 5 (line 6), column 'age' must be a number, got a string ('forty')."
+    )
+    assert "'atlantis', a category the model never saw" in errors["error"][1]
+    assert "Row 9 (line 10), column 'income' is NaN" in errors["error"][2]
+    good = rows(10).drop(index=[4, 5, 8]).reset_index(drop=True)
+    result = read_result(b"".join(get(body["result_url"], key).streaming_content), "csv")
+    assert_result_is_the_models_own(result, good, model)
+
+
+@pytest.mark.django_db
+def test_with_no_bad_rows_allowed_a_bad_value_fails_the_job_naming_row_and_column(
+    risk_model: Any, owner: Any, settings: Any
+) -> None:
+    settings.MODELGATE_BATCH_MAX_BAD_ROWS = 0
     serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
     frame = rows(6).astype({"age": object})
     frame.loc[4, "age"] = "forty"
@@ -233,7 +268,23 @@ def test_a_bad_value_fails_the_job_naming_row_and_column(risk_model: Any, owner:
     job = BatchJob.objects.get(pk=job_id)
     assert job.status == BatchJobStatus.FAILED
     assert job.error == "Row 5 (line 6), column 'age' must be a number, got a string ('forty')."
-    assert not job.result_file
+    assert not job.result_file and not job.errors_file
+
+
+@pytest.mark.django_db
+def test_too_many_bad_rows_fail_the_whole_file_with_the_first_one(
+    risk_model: Any, owner: Any, settings: Any
+) -> None:
+    settings.MODELGATE_BATCH_MAX_BAD_ROWS = 2
+    serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
+    frame = rows(6).assign(plan="gold")
+    job_id = upload(key_for(owner), parquet_bytes(frame), "rows.parquet").json()["id"]
+
+    assert batch_job_run.run(job_id=job_id) == "failed"
+
+    error = BatchJob.objects.get(pk=job_id).error
+    assert error.startswith("More than 2 rows have values the model cannot take")
+    assert "The first: Row 1, column 'plan' is 'gold', a category the model never saw" in error
 
 
 @pytest.mark.django_db
