@@ -104,7 +104,7 @@ _BATCH_SECURITY = [{"tokenAuth": []}, {"cookieAuth": []}]
 
 
 def _batch_paths() -> dict[str, Any]:
-    job_id = _path_param("id", "string")
+    job_id = _path_param("job_id", "string")
     job_id["schema"]["format"] = "uuid"
     return {
         "/api/v1/models/{name}/batch/": {
@@ -148,7 +148,7 @@ def _batch_paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/v1/batch/{id}/": {
+        "/api/v1/batch/{job_id}/": {
             "get": {
                 "operationId": "batch_retrieve",
                 "summary": "A batch job: status, progress and the result's URL once done",
@@ -161,7 +161,7 @@ def _batch_paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/v1/batch/{id}/result/": {
+        "/api/v1/batch/{job_id}/result/": {
             "get": {
                 "operationId": "batch_result",
                 "summary": "Download a batch job's result file (CSV or Parquet, as uploaded)",
@@ -184,7 +184,7 @@ def _batch_paths() -> dict[str, Any]:
                 },
             }
         },
-        "/api/v1/batch/{id}/errors/": {
+        "/api/v1/batch/{job_id}/errors/": {
             "get": {
                 "operationId": "batch_errors",
                 "summary": "Download the rows a batch job set aside (row, column, error)",

@@ -270,6 +270,9 @@ def test_validation_finishes_without_the_compiled_check_and_the_runtime_switches
     assert serving_generation() > before  # serving processes drop their cached model
     assert load_serving_model(version).format == "onnx"
     assert compiled_check_run.run(version_id=version.pk) == "skipped"  # redelivery is harmless
+    body = api(owner).get(f"/api/v1/models/credit-risk/versions/{version.version}/").json()
+    assert body["serving_runtime"] == "onnx" and body["compiled_check"] == "done"
+    assert body["compiled_evidence"]["label_agreement"] == 1.0
     page = client.get(f"/models/credit-risk/versions/{version.version}/").content.decode()
     assert "Checking compiled form…" not in page
     assert "Serving runtime: ONNX Runtime (compiled)" in page
