@@ -173,16 +173,17 @@ def _transient_reason(exc: BaseException) -> str:
 
 
 @shared_task(
+    bind=True,
     name="releases.compiled_check",
     autoretry_for=(DatabaseError,),
     retry_backoff=True,
     max_retries=3,
 )
-def compiled_check_run(*, version_id: int) -> str:
+def compiled_check_run(self: Task, *, version_id: int) -> str:
     """Convert the validated version to ONNX and check it against scikit-learn on the whole
     evaluation set, in the sandbox (this worker never loads the model). Validation does not
     wait for it; scikit-learn serves the version until it passes."""
-    version = services.compiled_check_start(version_id=version_id)
+    version = services.compiled_check_start(version_id=version_id, task_id=self.request.id or "")
     if version is None:
         return "skipped"
     version = ModelVersion.objects.select_related("evaluation_dataset").get(pk=version_id)
@@ -244,6 +245,15 @@ def deliver_webhook(self: Task, *, delivery_id: int) -> str:
         delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
         raise self.retry(countdown=delay)
     return outcome
+
+
+@shared_task(name="releases.sweep_stuck_compiled_checks")
+def sweep_stuck_compiled_checks() -> list[int]:
+    """Run by Celery beat: queue again compiled-form checks whose job was lost."""
+    return services.compiled_checks_sweep_stuck(
+        after_seconds=settings.MODELGATE_SWEEP_AFTER_SECONDS,
+        max_resets=settings.MODELGATE_VALIDATION_MAX_RESETS,
+    )
 
 
 @shared_task(name="releases.sweep_stuck_validations")

@@ -136,6 +136,15 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
     return "succeeded"
 
 
+@shared_task(name="scoring.sweep_stuck_batch_jobs")
+def sweep_stuck_batch_jobs() -> list[str]:
+    """Run by Celery beat: queue again batch jobs whose message or worker was lost."""
+    return services.batch_jobs_sweep_stuck(
+        after_seconds=settings.MODELGATE_SWEEP_AFTER_SECONDS,
+        max_resets=settings.MODELGATE_VALIDATION_MAX_RESETS,
+    )
+
+
 def _progress(job_id: str, stage: str) -> None:
     done = rows_before(stage)
     if done is not None:

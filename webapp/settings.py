@@ -250,7 +250,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
         # A sweep that waited longer than one interval is superseded by the next.
         "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
-    }
+    },
+    # Compiled-form checks and batch jobs whose message was lost, swept the same way.
+    "sweep-stuck-compiled-checks": {
+        "task": "releases.sweep_stuck_compiled_checks",
+        "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    },
+    "sweep-stuck-batch-jobs": {
+        "task": "scoring.sweep_stuck_batch_jobs",
+        "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

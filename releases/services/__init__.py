@@ -6,6 +6,7 @@ from releases.services.compiled import (
     compiled_check_fail,
     compiled_check_finish,
     compiled_check_start,
+    compiled_checks_sweep_stuck,
 )
 from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
@@ -57,6 +58,7 @@ __all__ = [
     "compiled_check_fail",
     "compiled_check_finish",
     "compiled_check_start",
+    "compiled_checks_sweep_stuck",
     "enqueue_validation",
     "membership_add",
     "membership_change_role",

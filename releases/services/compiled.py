@@ -9,6 +9,7 @@ drops its cached model within a refresh interval and loads the compiled form.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -83,16 +84,24 @@ def _enqueue(version_id: int) -> None:
 
 
 @transaction.atomic
-def compiled_check_start(*, version_id: int) -> ModelVersion | None:
+def compiled_check_start(*, version_id: int, task_id: str = "") -> ModelVersion | None:
     """queued → running. None when there is nothing to do (gone, no longer servable, or the
-    check already running or done: a redelivered task is harmless)."""
+    check already done or running under another task: a duplicate is harmless). The same task
+    delivered again (its worker died mid-check, acks_late) starts over."""
     version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
     if version is None or version.status not in CHECKABLE:
         return None
+    if (
+        version.compiled_check == CompiledCheckStatus.RUNNING
+        and task_id
+        and version.compiled_evidence.get("task_id") == task_id
+    ):
+        _move(version, CompiledCheckStatus.QUEUED)
     if version.compiled_check != CompiledCheckStatus.QUEUED:
         return None
     _move(version, CompiledCheckStatus.RUNNING)
-    version.save(update_fields=["compiled_check"])
+    version.compiled_evidence = {"task_id": task_id}  # replaced by the verdict
+    version.save(update_fields=["compiled_check", "compiled_evidence"])
     audit_record(actor=None, action="version.compiled_check_started", model_version=version)
     return version
 
@@ -167,3 +176,76 @@ def compiled_check_fail(*, version_id: int, error: str) -> ModelVersion | None:
         payload={"error": error[:500]},
     )
     return version
+
+
+SWEPT_ACTION = "version.compiled_check_swept"
+# What restarts a check's clock: the validation that queued it, a start, an earlier sweep.
+_ACTIVITY_ACTIONS = ("version.validated", "version.compiled_check_started", SWEPT_ACTION)
+
+
+def compiled_checks_sweep_stuck(*, after_seconds: int, max_resets: int) -> list[int]:
+    """Queue again every compiled check idle in queued or running for ``after_seconds`` (its
+    message was lost: broker down at validation, worker killed); past ``max_resets`` sweeps it
+    fails with the reason and scikit-learn keeps serving. Returns the versions swept."""
+    from django.db.models import DateTimeField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from releases.models import AuditEvent
+
+    cutoff = timezone.now() - timedelta(seconds=after_seconds)
+    latest = (
+        AuditEvent.objects.filter(model_version=OuterRef("pk"), action__in=_ACTIVITY_ACTIONS)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    stuck = (
+        ModelVersion.objects.filter(
+            status__in=CHECKABLE,
+            compiled_check__in=[CompiledCheckStatus.QUEUED, CompiledCheckStatus.RUNNING],
+        )
+        .annotate(
+            last_activity=Coalesce(
+                Subquery(latest, output_field=DateTimeField()), "status_changed_at"
+            )
+        )
+        .filter(last_activity__lt=cutoff)
+    )
+    swept = []
+    for version_id in list(stuck.values_list("pk", flat=True)):
+        if _sweep_one(version_id=version_id, stuck=stuck, max_resets=max_resets):
+            swept.append(version_id)
+    return swept
+
+
+@transaction.atomic
+def _sweep_one(*, version_id: int, stuck: Any, max_resets: int) -> bool:
+    version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
+    # Checked again under the lock: the check may have started or finished since the scan.
+    if version is None or not stuck.filter(pk=version_id).exists():
+        return False
+    from releases.models import AuditEvent
+
+    attempts = AuditEvent.objects.filter(model_version=version, action=SWEPT_ACTION).count() + 1
+    if attempts > max_resets:
+        _move(version, CompiledCheckStatus.FAILED)
+        version.compiled_evidence = _not_checked(
+            f"The compiled-form check was started {attempts} times and never finished. It is "
+            "served with scikit-learn."
+        )
+        version.save(update_fields=["compiled_check", "compiled_evidence"])
+        audit_record(
+            actor=None,
+            action="version.compiled_check_failed",
+            model_version=version,
+            payload={"error": "never finished", "attempts": attempts},
+        )
+        return True
+    _move(version, CompiledCheckStatus.QUEUED)
+    version.compiled_evidence = {}
+    version.save(update_fields=["compiled_check", "compiled_evidence"])
+    audit_record(
+        actor=None, action=SWEPT_ACTION, model_version=version, payload={"attempt": attempts}
+    )
+    transaction.on_commit(lambda: _enqueue(version_id))
+    return True

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from releases.models import ModelVersion, RegisteredModel
 from scoring.models.serving import AppToken
@@ -77,6 +78,12 @@ class BatchJob(models.Model):
     )
     task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="When its task was last queued (the sweeper's clock)."
+    )
+    sweeps = models.PositiveIntegerField(
+        default=0, help_text="Times the sweeper queued it again after its task was lost."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,6 +8,7 @@ from scoring.services.batch import (
     batch_job_finish,
     batch_job_progress,
     batch_job_start,
+    batch_jobs_sweep_stuck,
 )
 from scoring.services.labels import ground_truth_write, label_check
 
@@ -19,6 +20,7 @@ __all__ = [
     "batch_job_finish",
     "batch_job_progress",
     "batch_job_start",
+    "batch_jobs_sweep_stuck",
     "ground_truth_write",
     "label_check",
 ]

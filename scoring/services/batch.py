@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from releases.models import ModelVersion
@@ -172,3 +174,65 @@ def batch_job_fail(*, job_id: str, error: str) -> BatchJob | None:
         payload={"job": str(job.pk), "error": error[:500]},
     )
     return job
+
+
+SWEPT_ACTION = "batch.swept"
+
+
+def batch_jobs_sweep_stuck(*, after_seconds: int, max_resets: int) -> list[str]:
+    """Queue again every job queued, or running, for longer than ``after_seconds`` (which the
+    settings keep above the task time limit, so a running job that old lost its worker); past
+    ``max_resets`` sweeps it fails with the reason. Returns the jobs swept."""
+    cutoff = timezone.now() - timedelta(seconds=after_seconds)
+    stuck = BatchJob.objects.filter(
+        Q(status=BatchJobStatus.QUEUED, queued_at__lt=cutoff)
+        | Q(status=BatchJobStatus.RUNNING, started_at__lt=cutoff)
+    )
+    swept = []
+    for job_id in list(stuck.values_list("pk", flat=True)):
+        if _sweep_one(job_id=job_id, stuck=stuck, max_resets=max_resets):
+            swept.append(str(job_id))
+    return swept
+
+
+@transaction.atomic
+def _sweep_one(*, job_id: uuid.UUID, stuck: Any, max_resets: int) -> bool:
+    job = (
+        BatchJob.objects.select_for_update(of=("self",))
+        .select_related("model_version__registered_model")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or not stuck.filter(pk=job_id).exists():  # finished since the scan
+        return False
+    payload = {"job": str(job.pk)}
+    attempts = job.sweeps + 1
+    if attempts > max_resets:
+        _move(job, BatchJobStatus.FAILED)
+        job.error = (
+            f"The job was started {attempts} times and never finished: each time the worker "
+            "running it died or lost it. Try a smaller file; if it keeps happening, ask your "
+            "ModelGate administrator to check the workers."
+        )
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        audit_record(
+            actor=None,
+            action="batch.failed",
+            model_version=job.model_version,
+            payload={**payload, "error": "never finished", "attempts": attempts},
+        )
+        return True
+    if job.status == BatchJobStatus.RUNNING:
+        _move(job, BatchJobStatus.QUEUED)
+    job.sweeps = attempts
+    job.queued_at = timezone.now()  # the next sweep waits a whole interval again
+    job.save(update_fields=["status", "sweeps", "queued_at"])
+    audit_record(
+        actor=None,
+        action=SWEPT_ACTION,
+        model_version=job.model_version,
+        payload={**payload, "attempt": attempts},
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return True

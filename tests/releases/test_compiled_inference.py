@@ -398,3 +398,56 @@ def test_served_onnx_sessions_run_on_one_thread_without_spinning(
 
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.django_db
+def test_a_redelivered_compiled_check_restarts_and_a_duplicate_is_skipped(risk_model: Any) -> None:
+    from releases.services import compiled_check_start
+    from tests.factories import ModelVersionFactory
+
+    version = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="queued"
+    )
+
+    first = compiled_check_start(version_id=version.pk, task_id="task-1")
+    duplicate = compiled_check_start(version_id=version.pk, task_id="task-2")
+    redelivered = compiled_check_start(version_id=version.pk, task_id="task-1")
+
+    assert first is not None and duplicate is None and redelivered is not None
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.RUNNING
+    assert version.compiled_evidence == {"task_id": "task-1"}
+
+
+@pytest.mark.django_db
+def test_the_sweeper_queues_a_lost_compiled_check_again_then_gives_up_with_the_reason(
+    risk_model: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from releases.models import AuditEvent
+    from releases.services import compiled_checks_sweep_stuck
+    from tests.factories import ModelVersionFactory
+
+    version = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="running"
+    )
+    fresh = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="queued"
+    )
+
+    assert compiled_checks_sweep_stuck(after_seconds=3600, max_resets=2) == []
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        swept = compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+
+    assert sorted(swept) == sorted([version.pk, fresh.pk]) and len(queued) == 2
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.QUEUED
+    compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+    compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.FAILED
+    assert "started 3 times and never finished" in version.compiled_evidence["reason"]
+    assert version.serving_runtime == ServingRuntime.SKLEARN
+    swept_rows = AuditEvent.objects.filter(
+        model_version=version, action="version.compiled_check_swept"
+    )
+    assert swept_rows.count() == 2

@@ -372,3 +372,26 @@ def test_a_real_worker_scores_the_file_and_the_result_is_the_models_own_answer(
     assert download.status_code == 200
     result = read_result(b"".join(download.streaming_content), fmt)
     assert_result_is_the_models_own(result, frame, model)
+
+
+@pytest.mark.django_db
+def test_the_sweeper_queues_lost_jobs_again_then_fails_them_with_the_reason(
+    risk_model: Any, owner: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
+    key = key_for(owner)
+    queued = upload(key, csv_bytes(rows(3))).json()["id"]
+    running = upload(key, csv_bytes(rows(3))).json()["id"]
+    services.batch_job_start(job_id=running, task_id="lost")
+
+    assert services.batch_jobs_sweep_stuck(after_seconds=3600, max_resets=2) == []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        swept = services.batch_jobs_sweep_stuck(after_seconds=0, max_resets=2)
+
+    assert sorted(swept) == sorted([queued, running]) and len(callbacks) == 2
+    assert BatchJob.objects.get(pk=running).status == BatchJobStatus.QUEUED
+    services.batch_jobs_sweep_stuck(after_seconds=0, max_resets=2)
+    services.batch_jobs_sweep_stuck(after_seconds=0, max_resets=2)
+    job = BatchJob.objects.get(pk=queued)
+    assert job.status == BatchJobStatus.FAILED and job.sweeps == 2
+    assert "started 3 times and never finished" in job.error
