@@ -94,10 +94,10 @@ def create_job(request: HttpRequest, *, name: str, caller: serving.Caller, actor
         raise InvalidInput("Content-Length is not a number.", field="Content-Length") from None
     if declared > limit + _FORM_OVERHEAD:
         raise _too_large(limit, declared)
+    upload = request.FILES.get("file")  # parses the body: the upload handler's verdict is next
     refused = upload_too_large(request)
     if refused:
         raise PayloadTooLarge(refused, field="file")
-    upload = request.FILES.get("file")
     if upload is None:
         raise InvalidInput(
             "Send the rows as a multipart upload in the field 'file' (a CSV or Parquet file).",

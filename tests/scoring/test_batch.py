@@ -108,17 +108,33 @@ def test_a_parquet_header_is_checked_too(risk_model: Any, owner: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_a_file_over_the_batch_limit_is_a_413(risk_model: Any, owner: Any, settings: Any) -> None:
+@pytest.mark.parametrize("copies", [3, 600], ids=["file-size", "declared-length"])
+def test_a_file_over_the_batch_limit_is_a_413(
+    risk_model: Any, owner: Any, settings: Any, copies: int
+) -> None:
     serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
     settings.MODELGATE_BATCH_MAX_BYTES = 2048
-    big = csv_bytes(pd.concat([rows()] * 3, ignore_index=True))
-    assert len(big) > 2048 + 64 * 1024 or len(big) > 2048
+    big = csv_bytes(pd.concat([rows()] * copies, ignore_index=True))
+    assert len(big) > 2048
 
     response = upload(key_for(owner), big)
 
     assert response.status_code == 413, response.content
     assert "MODELGATE_BATCH_MAX_BYTES" in response.json()["detail"]
     assert not BatchJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_file_over_the_upload_limit_is_a_413_too(
+    risk_model: Any, owner: Any, settings: Any
+) -> None:
+    serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
+    settings.MODELGATE_MAX_UPLOAD_BYTES = 4096  # below the batch limit: every upload obeys it
+
+    response = upload(key_for(owner), csv_bytes(pd.concat([rows()] * 3, ignore_index=True)))
+
+    assert response.status_code == 413, response.content
+    assert "MODELGATE_MAX_UPLOAD_BYTES" in response.json()["detail"]
 
 
 @pytest.mark.django_db
