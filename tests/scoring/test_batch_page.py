@@ -86,8 +86,16 @@ def test_the_panel_and_the_form_are_404_for_another_team(
 
 @pytest.mark.browser
 def test_a_job_progress_bar_moves_and_the_download_appears_without_a_reload(
-    login: Any, page: Any, owner: Any, password: Any, risk_model: Any, tmp_path: Any
+    login: Any,
+    page: Any,
+    owner: Any,
+    password: Any,
+    risk_model: Any,
+    tmp_path: Any,
+    monkeypatch: Any,
 ) -> None:
+    # This test plays the worker: a session's real worker must not take the job.
+    monkeypatch.setattr("scoring.services.batch._enqueue", lambda job_id: None)
     serve(risk_model, 1, model=forest_model(), uploaded_by=owner, stage=Stage.PRODUCTION)
     path = tmp_path / "april.csv"
     path.write_bytes(csv_bytes(rows(120)))
