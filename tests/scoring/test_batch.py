@@ -19,7 +19,7 @@ from scoring.tasks import batch_job_run
 from tests.conftest import wait_for
 from tests.factories import RegisteredModelFactory, TeamFactory
 from tests.releases import model_files as mf
-from tests.scoring.serving import forest_model, serve
+from tests.scoring.serving import forest_model, logistic_numeric, serve
 
 URL = "/api/v1/models/credit-risk/batch/"
 
@@ -411,3 +411,72 @@ def test_the_sweeper_queues_lost_jobs_again_then_fails_them_with_the_reason(
     job = BatchJob.objects.get(pk=queued)
     assert job.status == BatchJobStatus.FAILED and job.sweeps == 2
     assert "started 3 times and never finished" in job.error
+
+
+@pytest.mark.django_db
+def test_a_regressor_scores_a_parquet_file_with_predictions_only(
+    risk_model: Any, owner: Any
+) -> None:
+    from sklearn.linear_model import Ridge
+
+    frame = rows(40)[mf.NUMERIC]
+    model = Ridge().fit(frame, frame["income"] * 3 + frame["age"])
+    serve(risk_model, 1, model=model, uploaded_by=owner, stage=Stage.PRODUCTION, numeric_only=True)
+    key = key_for(owner)
+    job_id = upload(key, parquet_bytes(frame), "rows.parquet").json()["id"]
+
+    assert batch_job_run.run(job_id=job_id) == "succeeded"
+
+    body = get(f"/api/v1/batch/{job_id}/", key).json()
+    result = read_result(b"".join(get(body["result_url"], key).streaming_content), "parquet")
+    assert list(result.columns) == [*mf.NUMERIC, "prediction"]
+    np.testing.assert_allclose(result["prediction"], model.predict(frame), rtol=0, atol=1e-12)
+
+
+@pytest.mark.django_db
+def test_a_model_uploaded_as_onnx_scores_a_file_like_its_session(
+    risk_model: Any, owner: Any
+) -> None:
+    import hashlib
+
+    import onnxruntime as ort
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+    from skl2onnx import to_onnx
+
+    from releases.models import ModelVersion, StageAssignment
+
+    frame = rows(30)[mf.NUMERIC]
+    sklearn_model = logistic_numeric()
+    data = to_onnx(
+        sklearn_model, frame.to_numpy(np.float32)[:1], options={"zipmap": False}
+    ).SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    name = default_storage.save(f"artifacts/{digest[:2]}/{digest}.onnx", ContentFile(data))
+    signature = {
+        "task": "classification",
+        "classes": sklearn_model.classes_.tolist(),
+        "features": [{"name": n, "type": "numeric"} for n in mf.NUMERIC],
+    }
+    version = ModelVersion.objects.create(
+        registered_model=risk_model, version=1, status="approved", artifact=name, sha256=digest,
+        size=len(data), format="onnx", uploaded_by=owner, signature=signature,
+    )  # fmt: skip
+    StageAssignment.objects.create(
+        registered_model=risk_model, stage=Stage.PRODUCTION, model_version=version,
+        assigned_by=owner, assigned_at=timezone.now(),
+    )  # fmt: skip
+    key = key_for(owner)
+    job_id = upload(key, csv_bytes(frame)).json()["id"]
+
+    assert batch_job_run.run(job_id=job_id) == "succeeded", BatchJob.objects.get(pk=job_id).error
+
+    body = get(f"/api/v1/batch/{job_id}/", key).json()
+    result = read_result(b"".join(get(body["result_url"], key).streaming_content), "csv")
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: frame.to_numpy(np.float32)})
+    assert result["prediction"].tolist() == labels.tolist()
+    np.testing.assert_allclose(
+        result[[f"probability_{c}" for c in sklearn_model.classes_]], proba, rtol=0, atol=1e-6
+    )
