@@ -200,6 +200,38 @@ class ServingRuntime(models.TextChoices):
     SKLEARN = "sklearn", "scikit-learn"
 
 
+class CompiledCheckStatus(models.TextChoices):
+    """The compiled-form check, a job of its own queued when validation succeeds: until it
+    passes, scikit-learn serves the version. "done" means the check ran to a verdict (which may
+    be "scikit-learn serves it"); "failed" means the job itself could not finish."""
+
+    NOT_CHECKED = "", "not checked"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+COMPILED_CHECK_TRANSITIONS: dict[str, frozenset[str]] = {
+    # Every validation that succeeds queues a fresh check, whatever the last one did; a version
+    # with nothing to check (an ONNX upload, no evaluation set) goes from queued to done at once.
+    CompiledCheckStatus.NOT_CHECKED: frozenset({CompiledCheckStatus.QUEUED}),
+    CompiledCheckStatus.QUEUED: frozenset(
+        {
+            CompiledCheckStatus.QUEUED,
+            CompiledCheckStatus.RUNNING,
+            CompiledCheckStatus.DONE,
+            CompiledCheckStatus.FAILED,
+        }
+    ),
+    CompiledCheckStatus.RUNNING: frozenset(
+        {CompiledCheckStatus.DONE, CompiledCheckStatus.FAILED, CompiledCheckStatus.QUEUED}
+    ),
+    CompiledCheckStatus.DONE: frozenset({CompiledCheckStatus.QUEUED}),
+    CompiledCheckStatus.FAILED: frozenset({CompiledCheckStatus.QUEUED}),
+}
+
+
 class ModelVersion(models.Model):
     """One immutable upload of a registered model: artifact, signature and validation outcome."""
 
@@ -236,6 +268,18 @@ class ModelVersion(models.Model):
         max_length=300, blank=True, help_text="The compiled form, content-addressed."
     )
     onnx_sha256 = models.CharField(max_length=64, blank=True)
+    compiled_check = models.CharField(
+        max_length=10,
+        choices=CompiledCheckStatus.choices,
+        default=CompiledCheckStatus.NOT_CHECKED,
+        blank=True,
+        help_text="The ONNX equivalence check's job, queued after validation succeeds.",
+    )
+    compiled_evidence = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the equivalence check found: rows, agreement, differences, time.",
+    )
     validation_task_id = models.CharField(
         max_length=64,
         blank=True,

@@ -194,7 +194,7 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "trusted_types", "pending_trust", "validation_error", "validation_report",
             "evaluation_dataset", "notes", "tags", "uploaded_by", "created_at",
             "status_changed_at", "stages", "approvals", "artifact_url", "validation_url",
-            "url",
+            "url", "serving_runtime", "compiled_check", "compiled_evidence",
         ]  # fmt: skip
 
     # The version keeps a short summary; the whole report is at validation_url.

@@ -2,11 +2,11 @@
 
 Serving processes cache which version a stage resolves to, and who a token is, so the hot path
 does no database work. Any change that could alter those answers (a promotion, rollback,
-archive, review decision, a token, app token or membership change) writes an audit row; the
-generation is the id of the newest such row. Each serving process reads it at most every
-``MODELGATE_SERVING_REFRESH_SECONDS`` (one indexed query) and drops its caches when it moved. So
-a promotion reaches every worker within that interval, with no restart and no per-request
-query.
+archive, review decision, compiled-form verdict, a token, app token or membership change)
+writes an audit row; the generation is the id of the newest such row. Each serving process
+reads it at most every ``MODELGATE_SERVING_REFRESH_SECONDS`` (one indexed query) and drops its
+caches when it moved. So a promotion reaches every worker within that interval, with no restart
+and no per-request query.
 
 Why the audit table rather than a counter in Redis: the row becomes visible exactly when the
 change commits (a counter bumped before the commit would let a worker re-read and cache the old
@@ -35,6 +35,7 @@ SERVING_ACTIONS = frozenset(
         "model.update",
         "app_token.revoke",
         "model.shadow",  # whether serving hands production rows to the staging version
+        "version.serving_runtime",  # the compiled check switched what answers
     }
 )
 

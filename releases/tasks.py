@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from contextlib import ExitStack
 from typing import Any
@@ -17,6 +18,7 @@ from releases import selectors, services
 from releases.artifact_store import local_copy
 from releases.models import VALIDATION_STAGES, ModelVersion, WebhookDelivery
 from releases.sandbox import SandboxFailure, SandboxLimits
+from releases.sandbox.compiled_check import compiled_check_in_sandbox
 from releases.sandbox.validation import ProductionInput, validate_in_sandbox
 
 logger = logging.getLogger(__name__)
@@ -170,6 +172,68 @@ def _transient_reason(exc: BaseException) -> str:
     return "database unavailable" if isinstance(exc, DatabaseError) else "file storage unavailable"
 
 
+@shared_task(
+    bind=True,
+    name="releases.compiled_check",
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def compiled_check_run(self: Task, *, version_id: int) -> str:
+    """Convert the validated version to ONNX and check it against scikit-learn on the whole
+    evaluation set, in the sandbox (this worker never loads the model). Validation does not
+    wait for it; scikit-learn serves the version until it passes."""
+    version = services.compiled_check_start(version_id=version_id, task_id=self.request.id or "")
+    if version is None:
+        return "skipped"
+    version = ModelVersion.objects.select_related("evaluation_dataset").get(pk=version_id)
+    dataset = version.evaluation_dataset
+    features = [f["name"] for f in (version.signature or {}).get("features", [])]
+    if dataset is None or not features:
+        services.compiled_check_fail(
+            version_id=version_id,
+            error="The version has no evaluation set or no features to check a compiled form on.",
+        )
+        return "failed"
+    started = time.monotonic()
+    try:
+        with ExitStack() as stack:
+            csv_path = stack.enter_context(local_copy(str(dataset.file.name), suffix=".csv"))
+            path = stack.enter_context(local_copy(str(version.artifact.name), suffix=".skops"))
+            evidence, onnx = compiled_check_in_sandbox(
+                artifact_path=path,
+                trusted=services.trusted_type_allowlist() | set(version.trusted_types),
+                evaluation_path=csv_path,
+                target=dataset.target,
+                features=features,
+                signature=version.signature or {},
+                max_rows=settings.MODELGATE_MAX_EVALUATION_ROWS,
+                max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
+                max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
+                max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
+                limits=_sandbox_limits(),
+                mode=settings.MODELGATE_SANDBOX,
+            )
+    except SandboxFailure as exc:
+        logger.info("compiled check of version %s failed: %r", version_id, exc)
+        message = exc.message.replace("Validation stopped", "The compiled-form check stopped")
+        services.compiled_check_fail(version_id=version_id, error=message)
+        return "failed"
+    except Exception:
+        reference = uuid.uuid4().hex[:10]
+        logger.exception("compiled check of version %s crashed (ref %s)", version_id, reference)
+        services.compiled_check_fail(
+            version_id=version_id,
+            error=f"The compiled-form check stopped because of an internal error (reference "
+            f"{reference}).",
+        )
+        return "failed"
+    services.compiled_check_finish(
+        version_id=version_id, evidence=evidence, onnx=onnx, seconds=time.monotonic() - started
+    )
+    return "done"
+
+
 @shared_task(name="releases.deliver_webhook", bind=True, max_retries=None)
 def deliver_webhook(self: Task, *, delivery_id: int) -> str:
     """One attempt at a webhook delivery; on a network error, a timeout, 408/425/429 or a 5xx
@@ -181,6 +245,15 @@ def deliver_webhook(self: Task, *, delivery_id: int) -> str:
         delay = services.webhook_retry_delay(attempt=attempts.first() or 1)
         raise self.retry(countdown=delay)
     return outcome
+
+
+@shared_task(name="releases.sweep_stuck_compiled_checks")
+def sweep_stuck_compiled_checks() -> list[int]:
+    """Run by Celery beat: queue again compiled-form checks whose job was lost."""
+    return services.compiled_checks_sweep_stuck(
+        after_seconds=settings.MODELGATE_SWEEP_AFTER_SECONDS,
+        max_resets=settings.MODELGATE_VALIDATION_MAX_RESETS,
+    )
 
 
 @shared_task(name="releases.sweep_stuck_validations")

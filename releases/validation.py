@@ -104,12 +104,8 @@ def validate_artifact(
     production: ProductionArtifact | None = None,
     measure_latency: bool = True,
     disagreements: dict[str, Any] | None = None,
-    predictions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the version's description, signature, evaluation, comparison and serving cost.
-
-    ``predictions``, when given, receives the scikit-learn model, the evaluation features and
-    the model's labels and probabilities on them (compiled inference checks against those).
 
     The model predicts on the evaluation rows once; metrics, curves, slices and the comparison
     all reuse those predictions. With ``production``, the production artifact is loaded under
@@ -195,8 +191,6 @@ def validate_artifact(
             f"The model returned predictions of shape {predicted.shape} for {len(frame)} rows; "
             "ModelGate measures models that predict one value per row."
         )
-    if predictions is not None and loaded.model is not None:
-        predictions.update(model=loaded.model, X=X, y_pred=predicted, proba=proba)
     peak = _max_rss_mb()
     report["cost"]["peak_memory_mb"] = peak
     report["cost"]["predict_memory_delta_mb"] = round(max(peak - rss_before, 0.0), 2)

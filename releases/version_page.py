@@ -62,6 +62,7 @@ def live_fingerprint(mv: ModelVersion) -> str:
         str(report.get("failed_stage", "")),
         sorted(mv.trusted_types),
         mv.pending_trust,
+        mv.compiled_check,
         mv.status_changed_at.isoformat() if mv.status_changed_at else "",
     ]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]

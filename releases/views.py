@@ -32,6 +32,7 @@ from releases.markdown import render_markdown
 from releases.models import (
     ALLOWED_TRANSITIONS,
     WEBHOOK_EVENTS,
+    CompiledCheckStatus,
     ModelVersion,
     RegisteredModel,
     Role,
@@ -280,11 +281,14 @@ def _version_context(request: HttpRequest, mv: ModelVersion) -> dict[str, Any]:
     trustable = [r["name"] for r in type_rows if r["reviewer_may_trust"] and not r["trusted"]]
     report = version_page.report_of(mv)
     in_progress = mv.status in version_page.IN_PROGRESS_STATUSES
+    compiling = mv.compiled_check in (CompiledCheckStatus.QUEUED, CompiledCheckStatus.RUNNING)
     return {
         "model": model,
         "mv": mv,
         "production": production,
         "in_progress": in_progress,
+        "compiling": compiling,
+        "poll": in_progress or compiling,
         "failed": mv.status == VersionStatus.VALIDATION_FAILED,
         "fingerprint": version_page.live_fingerprint(mv),
         "stages": version_page.stage_steps(mv),

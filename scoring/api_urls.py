@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, label_apis, relabel_apis, shadow_apis
+from scoring import apis, batch_apis, label_apis, relabel_apis, shadow_apis
 
 urlpatterns = [
     path(
@@ -30,6 +30,10 @@ urlpatterns = [
         name="api-corrected-dataset-evaluation-set",
     ),
     path("models/<str:name>/shadow/", shadow_apis.ShadowApi.as_view(), name="api-shadow"),
+    path("models/<str:name>/batch/", batch_apis.batch_create, name="api-batch-create"),
+    path("batch/<uuid:job_id>/", batch_apis.batch_detail, name="api-batch-detail"),
+    path("batch/<uuid:job_id>/result/", batch_apis.batch_result, name="api-batch-result"),
+    path("batch/<uuid:job_id>/errors/", batch_apis.batch_errors, name="api-batch-errors"),
     path("models/<str:name>/app-tokens/", apis.AppTokenListApi.as_view(), name="api-app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/",

@@ -1,4 +1,4 @@
-"""The predict endpoints in the OpenAPI schema.
+"""The predict and batch endpoints in the OpenAPI schema.
 
 They are plain Django views (see scoring/apis.py), which drf-spectacular does not see; this
 postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]) describes them by hand so the
@@ -77,6 +77,135 @@ def _path_param(name: str, kind: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
+_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "model": {"type": "string"},
+        "version": {"type": "integer"},
+        "stage": {"type": "string", "nullable": True},
+        "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+        "input_format": {"type": "string", "enum": ["csv", "parquet"]},
+        "input_name": {"type": "string"},
+        "rows_total": {"type": "integer", "nullable": True},
+        "rows_done": {"type": "integer"},
+        "rows_failed": {"type": "integer", "description": "Rows set aside for a bad value."},
+        "progress": {"type": "number", "nullable": True},
+        "error": {"type": "string", "nullable": True},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        "url": {"type": "string"},
+        "result_url": {"type": "string", "nullable": True},
+        "errors_url": {"type": "string", "nullable": True},
+    },
+}
+_BATCH_SECURITY = [{"tokenAuth": []}, {"cookieAuth": []}]
+
+
+def _batch_paths() -> dict[str, Any]:
+    job_id = _path_param("job_id", "string")
+    job_id["schema"]["format"] = "uuid"
+    return {
+        "/api/v1/models/{name}/batch/": {
+            "post": {
+                "operationId": "batch_create",
+                "summary": "Score a CSV or Parquet file in the background (a batch job)",
+                "description": "Multipart upload: `file` (CSV or Parquet whose columns are "
+                "exactly the model's features), optional `stage` (production by default, or "
+                "staging) or `version` (any approved version). The header is checked now; rows "
+                "are checked and scored by a worker. A person's token or session (members of "
+                "the model's team) or an app token naming the model. Batch predictions are not "
+                "written to the prediction log: the result file is their record.",
+                "tags": ["batch"],
+                "parameters": [_path_param("name", "string")],
+                "security": _BATCH_SECURITY,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "stage": {
+                                        "type": "string",
+                                        "enum": ["production", "staging"],
+                                    },
+                                    "version": {"type": "integer"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "content": {"application/json": {"schema": _JOB}},
+                        "description": "Queued; follow `url`.",
+                    },
+                    **{code: _ERROR for code in ("400", "401", "403", "404", "409", "413", "415")},
+                },
+            }
+        },
+        "/api/v1/batch/{job_id}/": {
+            "get": {
+                "operationId": "batch_retrieve",
+                "summary": "A batch job: status, progress and the result's URL once done",
+                "tags": ["batch"],
+                "parameters": [job_id],
+                "security": _BATCH_SECURITY,
+                "responses": {
+                    "200": {"content": {"application/json": {"schema": _JOB}}, "description": ""},
+                    **{code: _ERROR for code in ("401", "404")},
+                },
+            }
+        },
+        "/api/v1/batch/{job_id}/result/": {
+            "get": {
+                "operationId": "batch_result",
+                "summary": "Download a batch job's result file (CSV or Parquet, as uploaded)",
+                "description": "The input columns, `prediction`, `probability_<class>` per class "
+                "and `confidence` (classifiers).",
+                "tags": ["batch"],
+                "parameters": [job_id],
+                "security": _BATCH_SECURITY,
+                "responses": {
+                    "200": {
+                        "content": {
+                            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                            "application/vnd.apache.parquet": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                        },
+                        "description": "The result file.",
+                    },
+                    **{code: _ERROR for code in ("401", "404", "409")},
+                },
+            }
+        },
+        "/api/v1/batch/{job_id}/errors/": {
+            "get": {
+                "operationId": "batch_errors",
+                "summary": "Download the rows a batch job set aside (row, column, error)",
+                "description": "A row with a value the model cannot take (the same checks and "
+                "sentences as predict) is not scored; it is listed here. Past "
+                "MODELGATE_BATCH_MAX_BAD_ROWS such rows the whole job fails instead.",
+                "tags": ["batch"],
+                "parameters": [job_id],
+                "security": _BATCH_SECURITY,
+                "responses": {
+                    "200": {
+                        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+                        "description": "The errors file.",
+                    },
+                    **{code: _ERROR for code in ("401", "404", "409")},
+                },
+            }
+        },
+    }
+
+
 def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: Any) -> Any:
     paths = result.setdefault("paths", {})
     paths["/api/v1/models/{name}/predict/"] = _operation(
@@ -95,6 +224,7 @@ def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, publ
         [_path_param("name", "string"), _path_param("version", "integer")],
     )
     paths["/api/v1/predictions/{prediction_id}/feedback/"] = _feedback_operation()
+    paths.update(_batch_paths())
     return result
 
 

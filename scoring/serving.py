@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -183,13 +183,17 @@ def _person_caller(key: str) -> Caller:
     expires_at = None
     if token.expiry is not None:
         expires_at = time.monotonic() + (token.expiry - timezone.now()).total_seconds()
+    return replace(caller_for_user(user), expires_at=expires_at)
+
+
+def caller_for_user(user: Any) -> Caller:
+    """A signed-in person (browser session) as a caller, with the same rights as their token."""
     return Caller(
         kind="user",
         id=user.pk,
         name=user.get_username(),
         admin=selectors.user_is_admin(user=user),
         team_ids=frozenset(selectors.roles_by_team(user=user)),
-        expires_at=expires_at,
     )
 
 
@@ -220,6 +224,14 @@ def served_version(model: ServedModel, *, stage: str | None, version: int | None
     served = _load(row)
     _store(_state.versions, key, served, generation)
     return served
+
+
+def servable_version(model: ServedModel, *, stage: str | None, version: int | None) -> ModelVersion:
+    """The version predict would serve (approved, artifact intact), read fresh and not loaded:
+    for work that runs the model elsewhere (batch jobs)."""
+    row = _version_row(model, stage=stage, version=version)
+    _check_intact(row)
+    return row
 
 
 def _store(cache: dict[Any, Any], key: Any, value: Any, generation: int | None) -> None:
@@ -267,12 +279,7 @@ def _version_row(model: ServedModel, *, stage: str | None, version: int | None) 
 def _load(row: ModelVersion) -> ServedVersion:
     from releases import loading
 
-    if not selectors.version_artifact_intact(row):
-        raise loading.ArtifactChanged(
-            f"The stored file of {row.registered_model.name} v{row.version} no longer matches "
-            "the sha256 it was uploaded and approved with, so it is not served. Restore the "
-            "file or release a new version."
-        )
+    _check_intact(row)
     loader = getattr(loading, "load_serving_model", loading.load_version_model)
     loaded = loader(row)
     return ServedVersion(
@@ -284,6 +291,17 @@ def _load(row: ModelVersion) -> ServedVersion:
         runtime="onnx" if loaded.format == "onnx" or _is_session(loaded.model) else "sklearn",
         model=loaded.model,
     )
+
+
+def _check_intact(row: ModelVersion) -> None:
+    from releases import loading
+
+    if not selectors.version_artifact_intact(row):
+        raise loading.ArtifactChanged(
+            f"The stored file of {row.registered_model.name} v{row.version} no longer matches "
+            "the sha256 it was uploaded and approved with, so it is not served. Restore the "
+            "file or release a new version."
+        )
 
 
 def _is_session(model: Any) -> bool:

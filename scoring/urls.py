@@ -10,6 +10,8 @@ urlpatterns = [
     ),
     path("metrics", apis.prometheus_metrics, name="metrics"),
     path("models/<str:name>/shadow/", views.shadow_mode, name="model-shadow"),
+    path("models/<str:name>/batch/", views.batch_upload, name="batch-upload"),
+    path("models/<str:name>/batch/panel/", views.batch_panel, name="batch-panel"),
     path("models/<str:name>/app-tokens/", views.app_tokens, name="app-tokens"),
     path(
         "models/<str:name>/app-tokens/<int:token_id>/revoke/",

@@ -1,10 +1,14 @@
-"""HTML pages of the scoring app: a model's app tokens (list, create, revoke); the corrected
-dataset's "use as the evaluation set" button; turning shadow mode on and off (its card is on the
-model page, ``scoring/templatetags/shadow.py``)."""
+"""HTML pages of the scoring app: a model's app tokens (list, create, revoke); its batch scoring
+panel (upload form, jobs with live progress, downloads); the corrected dataset's "use as the
+evaluation set" button; turning shadow mode on and off (its card is on the model page,
+``scoring/templatetags/shadow.py``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -14,8 +18,13 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from releases.errors import DomainError
+from releases.models import RegisteredModel
 from releases.selectors import registered_model_get_for_user
-from scoring import selectors, services
+from scoring import selectors, services, serving
+from scoring.batch_apis import create_job
+from scoring.models import BATCH_TERMINAL
+
+_PANEL_JOBS = 10
 
 
 class AppTokenForm(forms.Form):
@@ -114,3 +123,50 @@ def shadow_mode(request: HttpRequest, name: str) -> HttpResponse:
                 else "Shadow mode is off; live answers are unchanged.",
             )
     return redirect(reverse("model-detail", args=[name]) + "#shadow")
+
+
+def batch_panel_context(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
+    """What the panel shows: the upload form and the model's latest jobs; it keeps polling
+    while one of them is still queued or running."""
+    jobs = list(selectors.batch_jobs_for_model(registered_model=model)[:_PANEL_JOBS])
+    return {
+        "model": model,
+        "jobs": jobs,
+        "poll": any(job.status not in BATCH_TERMINAL for job in jobs),
+        "max_bytes": settings.MODELGATE_BATCH_MAX_BYTES,
+        "api_url": reverse("api-batch-create", args=[model.name]),
+        "panel_url": reverse("batch-panel", args=[model.name]),
+        "request": request,
+    }
+
+
+@login_required
+@require_http_methods(["GET"])
+def batch_panel(request: HttpRequest, name: str) -> HttpResponse:
+    """The panel alone, for static/batch.js to swap in while jobs run."""
+    model = registered_model_get_for_user(user=request.user, name=name)
+    response = render(request, "scoring/_batch_panel.html", batch_panel_context(request, model))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def batch_upload(request: HttpRequest, name: str) -> HttpResponse:
+    """The panel's form: the same checks as the API, then back to the model page."""
+    model = registered_model_get_for_user(user=request.user, name=name)
+    try:
+        serving.refresh()
+        job = create_job(
+            request,
+            name=model.name,
+            caller=serving.caller_for_user(request.user),
+            actor=request.user,
+        )
+    except DomainError as exc:
+        messages.error(request, f"Batch file refused: {exc.message}")
+    else:
+        messages.success(
+            request, f"Batch job queued: {job.input_name or 'your file'} is being scored."
+        )
+    return redirect(reverse("model-detail", args=[model.name]) + "#batch")

@@ -252,7 +252,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
         # A sweep that waited longer than one interval is superseded by the next.
         "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
-    }
+    },
+    # Compiled-form checks and batch jobs whose message was lost, swept the same way.
+    "sweep-stuck-compiled-checks": {
+        "task": "releases.sweep_stuck_compiled_checks",
+        "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    },
+    "sweep-stuck-batch-jobs": {
+        "task": "scoring.sweep_stuck_batch_jobs",
+        "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -288,6 +299,14 @@ MODELGATE_PREDICT_MAX_ROWS = env_int("MODELGATE_PREDICT_MAX_ROWS", 10_000, minim
 MODELGATE_PREDICT_MAX_BODY_BYTES = env_int(
     "MODELGATE_PREDICT_MAX_BODY_BYTES", 32 * 1024**2, minimum=1024
 )
+# Batch scoring: the largest upload (capped by MODELGATE_MAX_UPLOAD_BYTES, which every upload
+# obeys), the rows scored per chunk (progress is written after each) and the most rows per file.
+MODELGATE_BATCH_MAX_BYTES = env_int("MODELGATE_BATCH_MAX_BYTES", 100 * 1024**2, minimum=1024)
+MODELGATE_BATCH_CHUNK_ROWS = env_int("MODELGATE_BATCH_CHUNK_ROWS", 10_000, minimum=1)
+MODELGATE_BATCH_MAX_ROWS = env_int("MODELGATE_BATCH_MAX_ROWS", 2_000_000, minimum=1)
+# Rows with a bad value are set aside (listed in the job's errors file) up to this many; past it
+# the whole file is refused. 0: any bad value fails the job, like a predict request.
+MODELGATE_BATCH_MAX_BAD_ROWS = env_int("MODELGATE_BATCH_MAX_BAD_ROWS", 1000, minimum=0)
 # How often a serving process looks at the serving generation (promotions, revocations): one
 # indexed query on the audit table per process per interval.
 MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)

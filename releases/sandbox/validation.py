@@ -12,17 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from releases.sandbox.child import OperationRefused
 from releases.sandbox.runner import SandboxLimits, run_operation
 
 logger = logging.getLogger(__name__)
 
 OPERATION = "releases.sandbox.validation:validate_in_child"
-ONNX_ARRAY = "onnx_model"
-# The key of the returned report holding the compiled model's bytes (or None); not JSON.
-ONNX_BYTES_KEY = "onnx_model_bytes"
 
 
 @dataclass(frozen=True)
@@ -107,10 +102,6 @@ def validate_in_sandbox(
             {k: result.arrays[k] for k in _DISAGREEMENT_ARRAYS if k in result.arrays}
         )
     report: dict[str, Any] = result.data
-    # The compiled form travels as bytes in the arrays channel, never in the JSON; the lifecycle
-    # stores it and keeps only its name and sha256 on the version.
-    compiled = result.arrays.get(ONNX_ARRAY)
-    report[ONNX_BYTES_KEY] = compiled.tobytes() if compiled is not None else None
     return report
 
 
@@ -147,7 +138,6 @@ def validate_in_child(
                 version=int(args["production"]["version"]),
             )
         disagreements: dict[str, Any] = {}
-        predictions: dict[str, Any] = {}
         report = validate_artifact(
             path=inputs / args["artifact"],
             artifact_format=args["format"],
@@ -163,7 +153,6 @@ def validate_in_child(
             production=production,
             measure_latency=args.get("measure_latency", True),
             disagreements=disagreements,
-            predictions=predictions,
         )
     except UnsafeArtifact as exc:
         raise OperationRefused("unsafe", exc.code, exc.message) from None
@@ -175,55 +164,5 @@ def validate_in_child(
         "reading evaluation data": round(read - imported, 4),
         **report.get("timings", {}),
     }
-    if predictions:
-        predictions["signature"] = report["signature"]
-    evidence, onnx_bytes = _compile_in_child(args=args, work=work, predictions=predictions)
-    report["serving_runtime"] = evidence
-    report["timings"]["compiling to ONNX and checking it"] = evidence["seconds"]
     arrays: dict[str, Any] = dict(disagreements)
-    if onnx_bytes:
-        arrays[ONNX_ARRAY] = np.frombuffer(onnx_bytes, dtype=np.uint8)
     return report, arrays
-
-
-def _compile_in_child(
-    *, args: dict[str, Any], work: Path, predictions: dict[str, Any]
-) -> tuple[dict[str, Any], bytes | None]:
-    """Compiled inference, decided here where the user's model may run: its ONNX form is
-    checked against the predictions the evaluation just made, on the whole evaluation set.
-    Never fails the validation."""
-    from releases.artifact_safety import load_onnx
-    from releases.compiled import SKLEARN, compile_and_check
-
-    def sklearn(reason: str) -> tuple[dict[str, Any], None]:
-        return {
-            "runtime": SKLEARN,
-            "reason": reason,
-            "rows_checked": 0,
-            "label_agreement": None,
-            "max_proba_diff": None,
-            "seconds": 0.0,
-        }, None
-
-    if args["format"] != "skops":
-        return sklearn("The model was uploaded as ONNX; ONNX Runtime serves it as uploaded.")
-    if not predictions:
-        return sklearn(
-            "No evaluation set to prove an ONNX form reproduces the model, so scikit-learn "
-            "serves it. Upload one with the next version to allow compiled inference."
-        )
-    try:
-        compiled = compile_and_check(
-            estimator=predictions["model"],
-            signature=predictions["signature"],
-            X=predictions["X"],
-            work=work,
-            load_session=lambda path: load_onnx(path=path),
-            expected=(predictions["y_pred"], predictions["proba"]),
-        )
-    except MemoryError:
-        return sklearn("Converting the model to ONNX ran out of memory in the sandbox.")
-    except Exception:  # compiled inference is an optimisation: it never fails a validation
-        logger.warning("compiling the model to ONNX failed", exc_info=True)
-        return sklearn("Converting the model to ONNX failed; scikit-learn serves it.")
-    return compiled.evidence, compiled.onnx

@@ -2,6 +2,12 @@
 each, and an audit row for every action."""
 
 from releases.services.audit import audit_record
+from releases.services.compiled import (
+    compiled_check_fail,
+    compiled_check_finish,
+    compiled_check_start,
+    compiled_checks_sweep_stuck,
+)
 from releases.services.inputs import trusted_type_allowlist
 from releases.services.lifecycle import (
     enqueue_validation,
@@ -49,6 +55,10 @@ __all__ = [
     "api_token_rotate",
     "api_tokens_revoke",
     "audit_record",
+    "compiled_check_fail",
+    "compiled_check_finish",
+    "compiled_check_start",
+    "compiled_checks_sweep_stuck",
     "enqueue_validation",
     "membership_add",
     "membership_change_role",

@@ -19,6 +19,7 @@ from releases.models import (
     VersionStatus,
 )
 from releases.services.audit import audit_record
+from releases.services.compiled import compiled_check_queue
 from releases.services.registry import _enqueue_validation, _transition
 
 logger = logging.getLogger(__name__)
@@ -166,8 +167,8 @@ def model_version_finish_validation(
     if report is None:
         return _fail(version, error=error, error_code=error_code)
     production = production_version(registered_model=version.registered_model)
-    _adopt_serving_runtime(version, report)
     _transition(version, VersionStatus.VALIDATED)
+    compiled_check_queue(version)
     version.estimator_class = report["estimator_class"][:300]
     version.parameters = report["parameters"]
     version.library_versions = report["library_versions"]
@@ -193,7 +194,6 @@ def model_version_finish_validation(
         "timings": report.get("timings", {}),
         "comparison": comparison,
         "cost": report.get("cost"),
-        "serving_runtime": report.get("serving_runtime"),
     }
     if report.get("comparison_error"):
         stored["comparison_error"] = report["comparison_error"]
@@ -215,28 +215,6 @@ def model_version_finish_validation(
     )
     _request_shap_report(version.pk)
     return version
-
-
-def _adopt_serving_runtime(version: ModelVersion, report: dict[str, Any]) -> None:
-    """The compiled form the sandbox proved equivalent, stored content-addressed beside the
-    artifact; without one (or on a retried task without the bytes) scikit-learn serves."""
-    from releases.artifact_store import store_bytes_content_addressed
-    from releases.models import ServingRuntime
-    from releases.sandbox.validation import ONNX_BYTES_KEY
-
-    data = report.pop(ONNX_BYTES_KEY, None)
-    evidence = report.get("serving_runtime") or {}
-    if data and evidence.get("runtime") == ServingRuntime.ONNX:
-        stored = store_bytes_content_addressed(data=data, kind="artifacts", extension="onnx")
-        version.onnx_artifact.name = stored.name
-        version.onnx_sha256 = stored.sha256
-        version.serving_runtime = ServingRuntime.ONNX
-    else:
-        if evidence.get("runtime") == ServingRuntime.ONNX:  # evidence without the bytes
-            evidence.update(runtime=ServingRuntime.SKLEARN, reason="The compiled form was lost.")
-        version.onnx_artifact.name = ""
-        version.onnx_sha256 = ""
-        version.serving_runtime = ServingRuntime.SKLEARN
 
 
 def _request_shap_report(version_id: int) -> None:

@@ -2,6 +2,7 @@
 package re-exports them."""
 
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+from scoring.selectors.batch import batch_job_get_for_caller, batch_jobs_for_model
 from scoring.selectors.corrected_dataset import (
     corrected_dataset_count,
     corrected_dataset_signature,
@@ -31,6 +32,8 @@ __all__ = [
     "ShadowState",
     "app_token_get_for_user",
     "app_tokens_for_model",
+    "batch_job_get_for_caller",
+    "batch_jobs_for_model",
     "corrected_dataset_count",
     "corrected_dataset_signature",
     "corrected_rows",

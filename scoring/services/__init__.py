@@ -2,6 +2,14 @@
 each, one audit row each. One module per capability; this package re-exports them."""
 
 from scoring.services.app_tokens import app_token_create, app_token_revoke
+from scoring.services.batch import (
+    batch_job_create,
+    batch_job_fail,
+    batch_job_finish,
+    batch_job_progress,
+    batch_job_start,
+    batch_jobs_sweep_stuck,
+)
 from scoring.services.corrected_dataset import corrected_dataset_use_as_evaluation_set
 from scoring.services.feedback import prediction_feedback_record
 from scoring.services.labels import ground_truth_write, label_check
@@ -17,6 +25,12 @@ from scoring.services.shadow import shadow_mode_set
 __all__ = [
     "app_token_create",
     "app_token_revoke",
+    "batch_job_create",
+    "batch_job_fail",
+    "batch_job_finish",
+    "batch_job_progress",
+    "batch_job_start",
+    "batch_jobs_sweep_stuck",
     "corrected_dataset_use_as_evaluation_set",
     "ground_truth_write",
     "label_check",

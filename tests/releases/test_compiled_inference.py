@@ -18,9 +18,9 @@ from django.core.files.storage import default_storage
 from releases.artifact_safety import load_onnx
 from releases.compiled import compile_and_check, onnx_feed
 from releases.loading import ArtifactChanged, clear_cache, load_serving_model, load_version_model
-from releases.models import ModelVersion, ServingRuntime, VersionStatus
+from releases.models import CompiledCheckStatus, ModelVersion, ServingRuntime, VersionStatus
 from releases.signature import infer_signature
-from releases.tasks import validate_model_version
+from releases.tasks import compiled_check_run, validate_model_version
 from tests.releases import model_files as mf
 
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -147,7 +147,8 @@ def test_an_estimator_skl2onnx_cannot_convert_stays_sklearn_with_the_reason(
     assert "skl2onnx cannot convert this model (NearestCentroid)" in evidence["reason"]
 
 
-# End to end: upload, the validation task in the sandbox, the stored compiled form, serving.
+# End to end: upload, the validation task, the compiled check's own task in the sandbox, the
+# stored compiled form, serving.
 
 
 def csv_of(frame: pd.DataFrame, labels: np.ndarray) -> bytes:
@@ -172,6 +173,14 @@ def validated(api: Any, owner: Any, model: Any, frame: pd.DataFrame, labels: Any
     return version
 
 
+def checked(version: ModelVersion) -> ModelVersion:
+    """Run the compiled check's task (queued on validation's commit) here."""
+    assert compiled_check_run.run(version_id=version.pk) == "done"
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.DONE
+    return version
+
+
 @pytest.fixture
 def fresh_cache() -> Any:
     clear_cache()
@@ -185,14 +194,14 @@ def test_validation_stores_the_compiled_form_and_serving_loads_an_equivalent_ses
 ) -> None:
     model, frame, labels = forest()
 
-    version = validated(api, owner, model, frame, labels)
+    version = checked(validated(api, owner, model, frame, labels))
 
     assert version.serving_runtime == ServingRuntime.ONNX
     assert (
         version.onnx_artifact.name
         == f"artifacts/{version.onnx_sha256[:2]}/{version.onnx_sha256}.onnx"
     )
-    evidence = version.validation_report["serving_runtime"]
+    evidence = version.compiled_evidence
     assert evidence["runtime"] == "onnx" and evidence["rows_checked"] == 300
     assert evidence["label_agreement"] == 1.0 and evidence["max_proba_diff"] <= 1e-5
 
@@ -210,11 +219,11 @@ def test_a_non_reproducing_pipeline_validates_and_is_served_by_sklearn_with_the_
 ) -> None:
     model, evaluation, labels = mixed_pipeline()
 
-    version = validated(api, owner, model, evaluation, labels)
+    version = checked(validated(api, owner, model, evaluation, labels))
 
     assert version.serving_runtime == ServingRuntime.SKLEARN
     assert version.onnx_artifact.name == "" and version.onnx_sha256 == ""
-    evidence = version.validation_report["serving_runtime"]
+    evidence = version.compiled_evidence
     assert evidence["runtime"] == "sklearn"
     assert evidence["label_agreement"] < 1.0
     assert "labels differ" in evidence["reason"]
@@ -225,11 +234,56 @@ def test_a_non_reproducing_pipeline_validates_and_is_served_by_sklearn_with_the_
 
 
 @pytest.mark.django_db
+def test_validation_finishes_without_the_compiled_check_and_the_runtime_switches_once_it_passes(
+    api: Any,
+    owner: Any,
+    risk_model: Any,
+    media_root: Path,
+    fresh_cache: Any,
+    client: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from releases.serving_state import serving_generation
+
+    model, frame, labels = forest()
+    with django_capture_on_commit_callbacks() as queued:
+        version = validated(api, owner, model, frame, labels)
+
+    # Validated, served by scikit-learn, and the check waits in the queue (not in validation).
+    assert version.compiled_check == CompiledCheckStatus.QUEUED
+    assert version.serving_runtime == ServingRuntime.SKLEARN and not version.onnx_sha256
+    assert "compiling to ONNX and checking it" not in version.validation_report["timings"]
+    assert "serving_runtime" not in version.validation_report
+    assert any("_enqueue" in repr(callback) for callback in queued)
+    assert load_serving_model(version).format == "skops"
+    client.force_login(owner)
+    page = client.get(f"/models/credit-risk/versions/{version.version}/").content.decode()
+    assert "Checking compiled form…" in page
+    assert 'data-poll="true"' in page
+    before = serving_generation()
+
+    version = checked(version)
+
+    assert version.serving_runtime == ServingRuntime.ONNX
+    assert version.compiled_evidence["rows_checked"] == 300
+    assert version.compiled_evidence["job_seconds"] > 0
+    assert serving_generation() > before  # serving processes drop their cached model
+    assert load_serving_model(version).format == "onnx"
+    assert compiled_check_run.run(version_id=version.pk) == "skipped"  # redelivery is harmless
+    body = api(owner).get(f"/api/v1/models/credit-risk/versions/{version.version}/").json()
+    assert body["serving_runtime"] == "onnx" and body["compiled_check"] == "done"
+    assert body["compiled_evidence"]["label_agreement"] == 1.0
+    page = client.get(f"/models/credit-risk/versions/{version.version}/").content.decode()
+    assert "Checking compiled form…" not in page
+    assert "Serving runtime: ONNX Runtime (compiled)" in page
+
+
+@pytest.mark.django_db
 def test_tampered_onnx_bytes_are_refused(
     api: Any, owner: Any, risk_model: Any, media_root: Path, fresh_cache: Any
 ) -> None:
     model, frame, labels = forest()
-    version = validated(api, owner, model, frame, labels)
+    version = checked(validated(api, owner, model, frame, labels))
     from skl2onnx import to_onnx
     from sklearn.linear_model import LogisticRegression
 
@@ -248,7 +302,7 @@ def test_the_version_page_says_which_runtime_serves_it_and_shows_the_evidence(
     api: Any, owner: Any, risk_model: Any, media_root: Path, client: Any
 ) -> None:
     model, frame, labels = forest()
-    version = validated(api, owner, model, frame, labels)
+    version = checked(validated(api, owner, model, frame, labels))
     client.force_login(owner)
 
     page = client.get(f"/models/credit-risk/versions/{version.version}/")
@@ -338,9 +392,62 @@ def test_served_onnx_sessions_run_on_one_thread_without_spinning(
     api: Any, owner: Any, risk_model: Any, media_root: Path, fresh_cache: Any
 ) -> None:
     model, frame, labels = forest()
-    version = validated(api, owner, model, frame, labels)
+    version = checked(validated(api, owner, model, frame, labels))
 
     options = load_serving_model(version).model.get_session_options()
 
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.django_db
+def test_a_redelivered_compiled_check_restarts_and_a_duplicate_is_skipped(risk_model: Any) -> None:
+    from releases.services import compiled_check_start
+    from tests.factories import ModelVersionFactory
+
+    version = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="queued"
+    )
+
+    first = compiled_check_start(version_id=version.pk, task_id="task-1")
+    duplicate = compiled_check_start(version_id=version.pk, task_id="task-2")
+    redelivered = compiled_check_start(version_id=version.pk, task_id="task-1")
+
+    assert first is not None and duplicate is None and redelivered is not None
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.RUNNING
+    assert version.compiled_evidence == {"task_id": "task-1"}
+
+
+@pytest.mark.django_db
+def test_the_sweeper_queues_a_lost_compiled_check_again_then_gives_up_with_the_reason(
+    risk_model: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from releases.models import AuditEvent
+    from releases.services import compiled_checks_sweep_stuck
+    from tests.factories import ModelVersionFactory
+
+    version = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="running"
+    )
+    fresh = ModelVersionFactory(
+        registered_model=risk_model, status=VersionStatus.VALIDATED, compiled_check="queued"
+    )
+
+    assert compiled_checks_sweep_stuck(after_seconds=3600, max_resets=2) == []
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        swept = compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+
+    assert sorted(swept) == sorted([version.pk, fresh.pk]) and len(queued) == 2
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.QUEUED
+    compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+    compiled_checks_sweep_stuck(after_seconds=0, max_resets=2)
+    version.refresh_from_db()
+    assert version.compiled_check == CompiledCheckStatus.FAILED
+    assert "started 3 times and never finished" in version.compiled_evidence["reason"]
+    assert version.serving_runtime == ServingRuntime.SKLEARN
+    swept_rows = AuditEvent.objects.filter(
+        model_version=version, action="version.compiled_check_swept"
+    )
+    assert swept_rows.count() == 2

@@ -83,7 +83,22 @@ def test_uploaded_pipeline_is_validated_by_the_worker_with_signature_and_metrics
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert actions == ["version.upload", "version.validation_started", "version.validated"]
+    assert actions[:3] == ["version.upload", "version.validation_started", "version.validated"]
+
+    # The compiled-form check follows validation as its own job in the same worker.
+    checked = wait_for(
+        lambda: ModelVersion.objects.filter(pk=version.pk, compiled_check="done").first(),
+        timeout=90,
+        what="the compiled check to finish",
+    )
+    assert checked.compiled_evidence["rows_checked"] > 0
+    assert checked.serving_runtime == checked.compiled_evidence["runtime"]
+    actions = list(
+        AuditEvent.objects.filter(model_version=version, action__startswith="version.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions[3:] == ["version.compiled_check_started", "version.serving_runtime"]
 
     # The API reports what the worker found.
     body = api(owner).get(f"/api/v1/models/{model.name}/versions/1/").json()
