@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
@@ -235,20 +236,21 @@ def summarize(
     rng = rng or np.random.default_rng(0)
     rows = len(values)
     if reference.kind == "categorical":
-        keys = [
-            category_key(v) if not isinstance(v, str) else v
-            for v in (values.tolist() if isinstance(values, np.ndarray) else values)
-        ]
+        # Counted by distinct value (pandas), so an hour of traffic costs one pass, not one
+        # Python call per row.
+        series = pd.Series(values, dtype=object)
+        present_values = series.dropna()
         counts: dict[str, int] = {}
-        missing = unseen = 0
-        for key in keys:
+        unseen = 0
+        for raw, count in present_values.value_counts().items():
+            key = raw if isinstance(raw, str) else category_key(raw)
             if key is None:
-                missing += 1
                 continue
             if key not in reference.categories:
-                unseen += 1
+                unseen += int(count)
                 key = UNSEEN
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + int(count)
+        missing = rows - sum(counts.values())
         return Summary(rows=rows, missing=missing, unseen=unseen, categories=counts)
     array = values if isinstance(values, np.ndarray) else numeric_array(values)
     array = array.astype(np.float64, copy=False)

@@ -2,5 +2,34 @@
 package re-exports them."""
 
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
+from scoring.selectors.monitoring import (
+    alert_get_for_user,
+    alerts_for_model,
+    alerts_visible,
+    drift_rank,
+    drift_report,
+    feature_histogram,
+    hourly_series,
+    monitored_version,
+    monitoring_settings_for,
+    prediction_stats,
+    served_versions,
+    window_parse,
+)
 
-__all__ = ["app_token_get_for_user", "app_tokens_for_model"]
+__all__ = [
+    "alert_get_for_user",
+    "alerts_for_model",
+    "alerts_visible",
+    "app_token_get_for_user",
+    "app_tokens_for_model",
+    "drift_rank",
+    "drift_report",
+    "feature_histogram",
+    "hourly_series",
+    "monitored_version",
+    "monitoring_settings_for",
+    "prediction_stats",
+    "served_versions",
+    "window_parse",
+]

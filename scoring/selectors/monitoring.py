@@ -1,0 +1,459 @@
+"""Monitoring reads: drift of a window, hourly series, health of served models, alerts.
+
+Everything here reads the hourly tables and the frozen references, never the raw log, except a
+window of the last N predictions (bounded by ``MAX_WINDOW_ROWS``), which reads those rows by the
+(version, created_at) index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from releases.errors import InvalidInput, NotFound
+from releases.models import ModelVersion, RegisteredModel, StageAssignment
+from releases.selectors import (
+    AnyUser,
+    registered_model_get_for_user,
+    registered_models_visible,
+    stages_of_model,
+)
+from scoring import drift
+from scoring.models import (
+    ALERT_ACTIVE,
+    Alert,
+    HourlyFeature,
+    HourlyPredictions,
+    MonitoringReference,
+    MonitoringSettings,
+    Prediction,
+)
+from scoring.services.monitoring import (
+    CONFIDENCE_BINS,
+    LATENCY_EDGES_MS,
+    columns_from_rows,
+    hour_of,
+    reference_features,
+    summary_of,
+)
+
+MAX_WINDOW_HOURS = 24 * 30
+MAX_WINDOW_ROWS = 10_000
+MIN_LABELS = 30
+_WINDOW = re.compile(r"^(\d{1,6})(h?)$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The last ``size`` hours (``"24h"``: the hourly rows that overlap them) or the last
+    ``size`` predictions (``"500"``)."""
+
+    size: int
+    unit: str  # "hours" | "predictions"
+
+    def __str__(self) -> str:
+        return f"{self.size}h" if self.unit == "hours" else str(self.size)
+
+    def start(self, now: datetime) -> datetime:
+        return hour_of(now - timedelta(hours=self.size))
+
+
+def window_parse(text: str | None, *, default: str = "24h") -> Window:
+    """``1h``, ``24h`` (1 to 720 hours) or a number of predictions (1 to 10,000); a 400 naming
+    ``window`` otherwise."""
+    raw = (text or default).strip().lower()
+    match = _WINDOW.match(raw)
+    if match is not None:
+        size, unit = int(match.group(1)), "hours" if match.group(2) else "predictions"
+        limit = MAX_WINDOW_HOURS if unit == "hours" else MAX_WINDOW_ROWS
+        if 1 <= size <= limit:
+            return Window(size, unit)
+    raise InvalidInput(
+        f"window {text!r} is not a window: use 1h to {MAX_WINDOW_HOURS}h (hours), or a number "
+        f"of predictions from 1 to {MAX_WINDOW_ROWS:,}.",
+        field="window",
+    )
+
+
+def monitoring_settings_for(*, registered_model: RegisteredModel) -> MonitoringSettings:
+    """The model's settings, or an unsaved row holding the defaults."""
+    found = MonitoringSettings.objects.filter(registered_model=registered_model).first()
+    return found or MonitoringSettings(registered_model=registered_model)
+
+
+def thresholds_for(*, registered_model: RegisteredModel) -> drift.Thresholds:
+    chosen = monitoring_settings_for(registered_model=registered_model)
+    return drift.Thresholds(
+        numeric_test=chosen.numeric_test,
+        categorical_test=chosen.categorical_test,
+        drift_share=chosen.drift_share,
+    )
+
+
+def monitored_version(*, registered_model: RegisteredModel, number: Any = None) -> ModelVersion:
+    """The version asked for, else production, else staging, else the newest version."""
+    versions = ModelVersion.objects.filter(registered_model=registered_model).select_related(
+        "registered_model"
+    )
+    if number not in (None, ""):
+        try:
+            wanted = int(str(number))
+        except ValueError:
+            raise InvalidInput(f"version {number!r} is not a number.", field="version") from None
+        found = versions.filter(version=wanted).first()
+        if found is None:
+            raise NotFound(f"{registered_model.name} has no version {wanted}.", field="version")
+        return found
+    stages = stages_of_model(registered_model=registered_model)
+    chosen = (
+        stages.get("production") or stages.get("staging") or versions.order_by("-version").first()
+    )
+    if chosen is None:
+        raise NotFound(f"{registered_model.name} has no versions yet.", field="version")
+    return chosen
+
+
+# --- Drift --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DriftReport:
+    model_version: ModelVersion
+    window: Window
+    features: list[drift.FeatureDrift]
+    drift_share: float
+    dataset_drifted: bool
+    reference_rows: int
+    current_rows: int
+    thresholds: drift.Thresholds
+    has_reference: bool
+    summaries: dict[str, drift.Summary] = field(default_factory=dict)
+    references: dict[str, drift.Reference] = field(default_factory=dict)
+
+
+def window_summaries(
+    *, model_version: ModelVersion, window: Window, references: dict[str, drift.Reference],
+    now: datetime,
+) -> tuple[dict[str, drift.Summary], int]:  # fmt: skip
+    """Per-feature summaries of the window and how many predictions it holds."""
+    if window.unit == "predictions":
+        rows = list(
+            Prediction.objects.filter(model_version=model_version)
+            .order_by("-created_at")
+            .values_list("inputs", "latency_ms", "confidence", "prediction")[: window.size]
+        )
+        features = [(name, ref.kind) for name, ref in references.items()]
+        columns = columns_from_rows(rows, features)
+        summaries = {
+            name: drift.summarize(ref, columns.features[name], sample_size=drift.SAMPLE_SIZE)
+            for name, ref in references.items()
+        }
+        return summaries, columns.rows
+    start = window.start(now)
+    by_feature: dict[str, list[drift.Summary]] = {}
+    for row in HourlyFeature.objects.filter(model_version=model_version, hour__gte=start):
+        by_feature.setdefault(row.feature, []).append(summary_of(row))
+    rng = np.random.default_rng(0)
+    summaries = {name: drift.merge(by_feature.get(name, []), rng=rng) for name in references}
+    current = HourlyPredictions.objects.filter(
+        model_version=model_version, hour__gte=start
+    ).values_list("rows", flat=True)
+    return summaries, sum(current)
+
+
+def drift_report(
+    *, model_version: ModelVersion, window: Window, now: datetime | None = None
+) -> DriftReport:
+    now = now or timezone.now()
+    model = model_version.registered_model
+    thresholds = thresholds_for(registered_model=model)
+    reference = MonitoringReference.objects.filter(model_version=model_version).first()
+    references = reference_features(model_version) if reference else {}
+    summaries, current_rows = window_summaries(
+        model_version=model_version, window=window, references=references, now=now
+    )
+    results = [
+        drift.feature_drift(ref, summaries[name], thresholds) for name, ref in references.items()
+    ]
+    share, drifted = drift.dataset_drift(results, thresholds)
+    return DriftReport(
+        model_version=model_version, window=window, features=results, drift_share=share,
+        dataset_drifted=drifted, reference_rows=reference.rows if reference else 0,
+        current_rows=current_rows, thresholds=thresholds,
+        has_reference=bool(reference and references), summaries=summaries,
+        references=references,
+    )  # fmt: skip
+
+
+def drift_rank(result: drift.FeatureDrift) -> tuple[int, float]:
+    """Worst first: drifted before not, then by how far past the threshold."""
+    if result.statistic is None or result.threshold is None:
+        return (2, 0.0)
+    if result.p_value is not None:
+        badness = -math.log10(max(result.p_value, 1e-300)) + math.log10(result.threshold)
+    else:
+        badness = result.statistic / result.threshold if result.threshold else result.statistic
+    return (0 if result.drifted else 1, -badness)
+
+
+def feature_histogram(report: DriftReport, feature: str) -> dict[str, Any]:
+    """Reference vs current distribution of one feature, as shares (for the chart)."""
+    reference = report.references.get(feature)
+    if reference is None:
+        raise NotFound(
+            f"The reference of this version has no feature {feature!r}.", field="feature"
+        )
+    current = report.summaries[feature]
+    if reference.kind == "categorical":
+        labels = sorted(set(reference.categories) | set(current.categories))
+        ref_counts = [reference.categories.get(k, 0) for k in labels]
+        cur_counts = [current.categories.get(k, 0) for k in labels]
+    else:
+        edges = reference.edges()
+        labels = ["below"] + [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" for i in range(drift.BINS)]
+        labels.append("above")
+        ref_counts, cur_counts = list(reference.hist), list(current.hist)
+    ref_total, cur_total = sum(ref_counts) or 1, sum(cur_counts) or 1
+    return {
+        "feature": feature,
+        "kind": reference.kind,
+        "labels": labels,
+        "reference": [c / ref_total for c in ref_counts],
+        "current": [c / cur_total for c in cur_counts],
+        "current_rows": current.present,
+    }
+
+
+# --- Prediction side ----------------------------------------------------------------------------
+
+
+def _quantile(hist: list[int], q: float) -> float | None:
+    total = sum(hist)
+    if not total:
+        return None
+    target, seen = q * total, 0
+    for i, count in enumerate(hist):
+        seen += count
+        if seen >= target:
+            return float(LATENCY_EDGES_MS[i]) if i < len(LATENCY_EDGES_MS) else math.inf
+    return None
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def low_confidence_count(hist: list[int], threshold: float) -> int:
+    return sum(hist[: round(threshold * CONFIDENCE_BINS)])
+
+
+@dataclass
+class PredictionStats:
+    rows: int = 0
+    latency_mean: float | None = None
+    latency_p95: float | None = None
+    low_confidence_rate: float | None = None
+    confidence_rows: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
+    sampled: int = 0
+    live_accuracy: float | None = None
+    live_mae: float | None = None
+    labeled: int = 0
+
+
+def _stats_of(
+    rows: list[HourlyPredictions], low_confidence: float, classification: bool
+) -> PredictionStats:
+    out = PredictionStats()
+    latency_hist = [0] * (len(LATENCY_EDGES_MS) + 1)
+    confidence_hist = [0] * CONFIDENCE_BINS
+    latency_sum = sampled_correct = 0.0
+    abs_error = 0.0
+    for row in rows:
+        out.rows += row.rows
+        latency_sum += row.latency_sum
+        latency_hist = [
+            a + b for a, b in zip(latency_hist, row.latency_hist or latency_hist, strict=False)
+        ]
+        confidence_hist = [
+            a + b
+            for a, b in zip(confidence_hist, row.confidence_hist or confidence_hist, strict=False)
+        ]
+        out.confidence_rows += row.confidence_rows
+        for key, count in (row.classes or {}).items():
+            out.classes[key] = out.classes.get(key, 0) + count
+        out.sampled += row.sampled
+        out.labeled += row.labeled
+        sampled_correct += row.sampled_correct
+        abs_error += row.sampled_abs_error_sum
+    out.latency_mean = _rate(latency_sum, out.rows)  # type: ignore[arg-type]
+    out.latency_p95 = _quantile(latency_hist, 0.95)
+    out.low_confidence_rate = _rate(
+        low_confidence_count(confidence_hist, low_confidence), out.confidence_rows
+    )
+    if out.sampled:
+        if classification:
+            out.live_accuracy = sampled_correct / out.sampled
+        else:
+            out.live_mae = abs_error / out.sampled
+    return out
+
+
+def prediction_stats(
+    *, model_version: ModelVersion, hours: int, now: datetime | None = None
+) -> PredictionStats:
+    now = now or timezone.now()
+    chosen = monitoring_settings_for(registered_model=model_version.registered_model)
+    rows = list(
+        HourlyPredictions.objects.filter(
+            model_version=model_version, hour__gte=hour_of(now - timedelta(hours=hours))
+        )
+    )
+    classification = (model_version.signature or {}).get("task") == "classification"
+    return _stats_of(rows, chosen.low_confidence, classification)
+
+
+def hourly_series(
+    *, model_version: ModelVersion, hours: int = 48, now: datetime | None = None
+) -> dict[str, list[Any]]:
+    """One point per hour with traffic, for the dashboard's time series. Drift share per hour
+    comes from that hour's feature rows against the reference."""
+    now = now or timezone.now()
+    start = hour_of(now - timedelta(hours=hours))
+    chosen = monitoring_settings_for(registered_model=model_version.registered_model)
+    classification = (model_version.signature or {}).get("task") == "classification"
+    thresholds = thresholds_for(registered_model=model_version.registered_model)
+    references = reference_features(model_version)
+    by_hour: dict[datetime, list[drift.FeatureDrift]] = {}
+    for feature_row in HourlyFeature.objects.filter(model_version=model_version, hour__gte=start):
+        ref = references.get(feature_row.feature)
+        if ref is not None:
+            by_hour.setdefault(feature_row.hour, []).append(
+                drift.feature_drift(ref, summary_of(feature_row), thresholds)
+            )
+    series: dict[str, list[Any]] = {
+        k: [] for k in ("hour", "rows", "latency_mean", "latency_p95", "low_confidence_rate",
+                        "drift_share", "live_accuracy", "live_mae", "sampled")
+    }  # fmt: skip
+    for row in HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start):
+        stats = _stats_of([row], chosen.low_confidence, classification)
+        series["hour"].append(row.hour.isoformat())
+        series["rows"].append(stats.rows)
+        series["latency_mean"].append(stats.latency_mean)
+        series["latency_p95"].append(stats.latency_p95 if stats.latency_p95 != math.inf else None)
+        series["low_confidence_rate"].append(stats.low_confidence_rate)
+        results = by_hour.get(row.hour)
+        series["drift_share"].append(
+            drift.dataset_drift(results, thresholds)[0] if results else None
+        )
+        series["live_accuracy"].append(stats.live_accuracy)
+        series["live_mae"].append(stats.live_mae)
+        series["sampled"].append(stats.sampled)
+    return series
+
+
+# --- Overview and alerts ------------------------------------------------------------------------
+
+
+HEALTH_LABELS = {
+    "alerting": "alerting",
+    "drifting": "drifting",
+    "healthy": "healthy",
+    "no_traffic": "no traffic",
+}
+
+
+@dataclass
+class ServedVersion:
+    model: RegisteredModel
+    version: ModelVersion
+    stage: str
+    rows: int
+    health: str
+    open_alerts: int
+    drift_share: float | None
+    low_confidence_rate: float | None
+    live_accuracy: float | None
+
+    @property
+    def health_label(self) -> str:
+        return HEALTH_LABELS[self.health]
+
+
+def served_versions(*, user: AnyUser, now: datetime | None = None) -> list[ServedVersion]:
+    """Every version holding a stage of a model the user may see, with its health over the
+    model's alert window: alerting (an open alert), drifting (dataset drift), no traffic, or
+    healthy."""
+    now = now or timezone.now()
+    models = registered_models_visible(user=user)
+    assignments = (
+        StageAssignment.objects.filter(registered_model__in=models)
+        .select_related("registered_model__team", "model_version__registered_model")
+        .order_by("registered_model__name", "-stage")
+    )
+    alerts: dict[int, int] = {}
+    for version_id in Alert.objects.filter(
+        registered_model__in=models, status__in=ALERT_ACTIVE
+    ).values_list("model_version_id", flat=True):
+        alerts[version_id] = alerts.get(version_id, 0) + 1
+    out = []
+    for assignment in assignments:
+        version = assignment.model_version
+        chosen = monitoring_settings_for(registered_model=assignment.registered_model)
+        window = Window(chosen.window_hours, "hours")
+        stats = prediction_stats(model_version=version, hours=chosen.window_hours, now=now)
+        report = drift_report(model_version=version, window=window, now=now) if stats.rows else None
+        if alerts.get(version.pk):
+            health = "alerting"
+        elif not stats.rows:
+            health = "no_traffic"
+        elif report is not None and report.dataset_drifted:
+            health = "drifting"
+        else:
+            health = "healthy"
+        out.append(
+            ServedVersion(
+                model=assignment.registered_model, version=version, stage=assignment.stage,
+                rows=stats.rows, health=health, open_alerts=alerts.get(version.pk, 0),
+                drift_share=report.drift_share if report and report.has_reference else None,
+                low_confidence_rate=stats.low_confidence_rate,
+                live_accuracy=stats.live_accuracy,
+            )
+        )  # fmt: skip
+    return out
+
+
+def alerts_visible(*, user: AnyUser, active_only: bool = False) -> QuerySet[Alert]:
+    qs = Alert.objects.filter(registered_model__in=registered_models_visible(user=user))
+    if active_only:
+        qs = qs.filter(status__in=ALERT_ACTIVE)
+    return qs.select_related("registered_model__team", "model_version", "acknowledged_by").order_by(
+        "-opened_at", "-pk"
+    )
+
+
+def alerts_for_model(*, registered_model: RegisteredModel) -> QuerySet[Alert]:
+    return (
+        Alert.objects.filter(registered_model=registered_model)
+        .select_related("model_version", "acknowledged_by")
+        .order_by("-opened_at", "-pk")
+    )
+
+
+def alert_get_for_user(*, user: AnyUser, alert_id: int) -> Alert:
+    """An alert on a model the user may see (404 otherwise; acting is checked by the service)."""
+    alert = alerts_visible(user=user).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(f"No alert {alert_id} is visible to you.")
+    return alert
+
+
+def model_for_monitoring(*, user: AnyUser, name: str) -> RegisteredModel:
+    return registered_model_get_for_user(user=user, name=name, action="view")
