@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import views
+from scoring import monitoring_views, views
 
 urlpatterns = [
     path("models/<str:name>/app-tokens/", views.app_tokens, name="app-tokens"),
@@ -9,4 +9,12 @@ urlpatterns = [
         views.app_token_revoke,
         name="app-token-revoke",
     ),
+    path("monitoring/", monitoring_views.overview, name="monitoring"),
+    path("monitoring/alerts/", monitoring_views.alert_list, name="monitoring-alerts"),
+    path(
+        "monitoring/alerts/<int:alert_id>/acknowledge/",
+        monitoring_views.alert_acknowledge,
+        name="monitoring-alert-acknowledge",
+    ),
+    path("models/<str:name>/monitoring/", monitoring_views.dashboard, name="monitoring-dashboard"),
 ]

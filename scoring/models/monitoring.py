@@ -250,3 +250,7 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} alert on {self.registered_model_id}: {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ALERT_ACTIVE

@@ -370,6 +370,15 @@ HEALTH_LABELS = {
 }
 
 
+def health_of(*, open_alerts: int, rows: int, drifted: bool) -> str:
+    """alerting (an open alert) > no traffic > drifting > healthy."""
+    if open_alerts:
+        return "alerting"
+    if not rows:
+        return "no_traffic"
+    return "drifting" if drifted else "healthy"
+
+
 @dataclass
 class ServedVersion:
     model: RegisteredModel
@@ -410,14 +419,11 @@ def served_versions(*, user: AnyUser, now: datetime | None = None) -> list[Serve
         window = Window(chosen.window_hours, "hours")
         stats = prediction_stats(model_version=version, hours=chosen.window_hours, now=now)
         report = drift_report(model_version=version, window=window, now=now) if stats.rows else None
-        if alerts.get(version.pk):
-            health = "alerting"
-        elif not stats.rows:
-            health = "no_traffic"
-        elif report is not None and report.dataset_drifted:
-            health = "drifting"
-        else:
-            health = "healthy"
+        health = health_of(
+            open_alerts=alerts.get(version.pk, 0),
+            rows=stats.rows,
+            drifted=report is not None and report.dataset_drifted,
+        )
         out.append(
             ServedVersion(
                 model=assignment.registered_model, version=version, stage=assignment.stage,

@@ -1,0 +1,88 @@
+"""Monitoring pages: the overview's health at a glance, a model's dashboard, alerts on the home
+page and the model page, acknowledging from a page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from scoring import services
+from scoring.models import Alert, AlertStatus
+from tests.scoring.monitoring import frame, log_hour, past_hour, served_version
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user, password) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=password)
+    return client
+
+
+@pytest.fixture
+def drifting(risk_model, owner):
+    version, _ = served_version(risk_model, owner)
+    log_hour(
+        version, past_hour(0) - timedelta(minutes=50),
+        frame(np.random.default_rng(9), 400, shift_b=3.0).assign(a=5.0, c=50.0),
+        span=timedelta(minutes=30),
+    )  # fmt: skip
+    services.monitor_run(now=timezone.now())
+    return version
+
+
+def test_overview_shows_each_served_version_with_a_health_badge(owner, password, drifting):
+    page = signed_in(owner, password).get("/monitoring/").content.decode()
+    assert "Are my served models healthy?" in page
+    assert "credit-risk v" in page
+    assert 'class="badge health-alerting">alerting' in page  # the drift alert opened
+    assert "Drift share" in page
+
+
+def test_overview_of_another_team_shows_nothing_of_ours(outsider, password, drifting):
+    page = signed_in(outsider, password).get("/monitoring/").content.decode()
+    assert "credit-risk" not in page
+    assert "No model of yours is served yet" in page
+
+
+def test_dashboard_lists_features_worst_first_with_charts_data(owner, password, drifting):
+    response = signed_in(owner, password).get("/models/credit-risk/monitoring/?window=24h")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is it still healthy?" in page
+    table = page[page.index('id="drift-table"') :]
+    assert table.index('data-feature="a"') < table.index('data-feature="city"')
+    assert 'id="monitoring-data"' in page and '"histograms"' in page
+
+
+def test_dashboard_refuses_a_bad_window_and_hides_other_teams(owner, outsider, password, drifting):
+    response = signed_in(owner, password).get("/models/credit-risk/monitoring/?window=nope")
+    assert response.status_code == 400
+    assert "is not a window" in response.content.decode()
+    assert signed_in(outsider, password).get("/models/credit-risk/monitoring/").status_code == 404
+
+
+def test_home_and_model_page_list_open_alerts_and_acknowledge_works(owner, password, drifting):
+    alert = Alert.objects.get(kind="drift")
+    client = signed_in(owner, password)
+    home = client.get("/").content.decode()
+    assert "Open alerts on your models (" in home and alert.message in home
+    assert alert.message in client.get("/models/credit-risk/").content.decode()
+    response = client.post(
+        f"/monitoring/alerts/{alert.pk}/acknowledge/", {"next": "https://evil.example/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/monitoring/alerts/"
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACKNOWLEDGED and alert.acknowledged_by == owner
+
+
+def test_outsider_cannot_acknowledge_from_a_page(outsider, password, drifting):
+    alert = Alert.objects.get(kind="drift")
+    client = signed_in(outsider, password)
+    assert client.post(f"/monitoring/alerts/{alert.pk}/acknowledge/").status_code == 404
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
