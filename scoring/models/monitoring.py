@@ -149,6 +149,8 @@ class HourlyPredictions(models.Model):
     sampled = models.PositiveIntegerField(default=0)
     sampled_correct = models.PositiveIntegerField(default=0)
     sampled_abs_error_sum = models.FloatField(default=0.0)
+    # Share of features drifted in this hour alone (the dashboard's series), kept with the row.
+    drift_share = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["model_version", "hour"]

@@ -26,6 +26,7 @@ from releases.selectors import (
     stages_of_model,
 )
 from scoring import drift
+from scoring.log_reader import latest_columns
 from scoring.models import (
     ALERT_ACTIVE,
     Alert,
@@ -33,12 +34,10 @@ from scoring.models import (
     HourlyPredictions,
     MonitoringReference,
     MonitoringSettings,
-    Prediction,
 )
 from scoring.services.monitoring import (
     CONFIDENCE_BINS,
     LATENCY_EDGES_MS,
-    columns_from_rows,
     hour_of,
     reference_features,
     summary_of,
@@ -144,13 +143,8 @@ def window_summaries(
 ) -> tuple[dict[str, drift.Summary], int]:  # fmt: skip
     """Per-feature summaries of the window and how many predictions it holds."""
     if window.unit == "predictions":
-        rows = list(
-            Prediction.objects.filter(model_version=model_version)
-            .order_by("-created_at")
-            .values_list("inputs", "latency_ms", "confidence", "prediction")[: window.size]
-        )
         features = [(name, ref.kind) for name, ref in references.items()]
-        columns = columns_from_rows(rows, features)
+        columns = latest_columns(model_version, features, window.size)
         summaries = {
             name: drift.summarize(ref, columns.features[name], sample_size=drift.SAMPLE_SIZE)
             for name, ref in references.items()
@@ -323,21 +317,12 @@ def prediction_stats(
 def hourly_series(
     *, model_version: ModelVersion, hours: int = 48, now: datetime | None = None
 ) -> dict[str, list[Any]]:
-    """One point per hour with traffic, for the dashboard's time series. Drift share per hour
-    comes from that hour's feature rows against the reference."""
+    """One point per hour with traffic, for the dashboard's time series (the drift share of
+    each hour alone was computed when the hour was aggregated)."""
     now = now or timezone.now()
     start = hour_of(now - timedelta(hours=hours))
     chosen = monitoring_settings_for(registered_model=model_version.registered_model)
     classification = (model_version.signature or {}).get("task") == "classification"
-    thresholds = thresholds_for(registered_model=model_version.registered_model)
-    references = reference_features(model_version)
-    by_hour: dict[datetime, list[drift.FeatureDrift]] = {}
-    for feature_row in HourlyFeature.objects.filter(model_version=model_version, hour__gte=start):
-        ref = references.get(feature_row.feature)
-        if ref is not None:
-            by_hour.setdefault(feature_row.hour, []).append(
-                drift.feature_drift(ref, summary_of(feature_row), thresholds)
-            )
     series: dict[str, list[Any]] = {
         k: [] for k in ("hour", "rows", "latency_mean", "latency_p95", "low_confidence_rate",
                         "drift_share", "live_accuracy", "live_mae", "sampled")
@@ -349,10 +334,7 @@ def hourly_series(
         series["latency_mean"].append(stats.latency_mean)
         series["latency_p95"].append(stats.latency_p95 if stats.latency_p95 != math.inf else None)
         series["low_confidence_rate"].append(stats.low_confidence_rate)
-        results = by_hour.get(row.hour)
-        series["drift_share"].append(
-            drift.dataset_drift(results, thresholds)[0] if results else None
-        )
+        series["drift_share"].append(row.drift_share)
         series["live_accuracy"].append(stats.live_accuracy)
         series["live_mae"].append(stats.live_mae)
         series["sampled"].append(stats.sampled)

@@ -15,19 +15,16 @@ decoding each row's JSON in Python, which is what SQLite does.
 
 from __future__ import annotations
 
-import io
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -35,6 +32,7 @@ from django.utils import timezone
 from releases.models import ModelVersion, StageAssignment
 from releases.services.audit import audit_record
 from scoring import drift
+from scoring.log_reader import LogColumns, log_blocks
 from scoring.models import (
     GroundTruth,
     HourlyFeature,
@@ -45,9 +43,10 @@ from scoring.models import (
     ReferenceFeature,
 )
 
+__all__ = ["LogColumns", "hour_of", "reference_features", "summary_of", "version_aggregate"]
+
 logger = logging.getLogger(__name__)
 
-CHUNK = timedelta(minutes=5)
 HOUR = timedelta(hours=1)
 # Latency buckets (ms): <=1, <=2, ... <=5000, more.
 LATENCY_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -139,108 +138,6 @@ def reference_features(model_version: ModelVersion) -> dict[str, drift.Reference
     }
 
 
-# --- Reading the log ----------------------------------------------------------------------------
-
-
-@dataclass
-class LogColumns:
-    """A stretch of one version's log as columns."""
-
-    rows: int
-    features: dict[str, Any] = field(default_factory=dict)
-    latency: np.ndarray = field(default_factory=lambda: np.empty(0))
-    confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
-    predictions: list[Any] = field(default_factory=list)
-
-
-def _columns_postgres(
-    version_id: int, features: list[tuple[str, str]], start: datetime, end: datetime
-) -> LogColumns:
-    from psycopg import sql
-
-    record = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(
-            sql.Identifier(name), sql.SQL("float8" if kind == "numeric" else "text")
-        )
-        for name, kind in features
-    )
-    query = sql.SQL(
-        "COPY (SELECT {cols} p.latency_ms, p.confidence, p.prediction::text "
-        "FROM scoring_prediction p{lateral} WHERE p.model_version_id = %s "
-        "AND p.created_at >= %s AND p.created_at < %s) TO STDOUT (FORMAT csv)"
-    ).format(
-        cols=sql.SQL(", ").join(
-            [sql.SQL("x.{}").format(sql.Identifier(name)) for name, _ in features]
-        )
-        + (sql.SQL(",") if features else sql.SQL("")),
-        lateral=(
-            sql.SQL(", jsonb_to_record(p.inputs) AS x({})").format(record)
-            if features
-            else sql.SQL("")
-        ),
-    )
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor, cursor.cursor.copy(query, (version_id, start, end)) as copy:
-        for block in copy:
-            buffer.write(block)
-    if not buffer.tell():
-        return LogColumns(rows=0)
-    buffer.seek(0)
-    names = [f"c{i}" for i in range(len(features) + 3)]
-    dtypes: dict[str, Any] = {
-        f"c{i}": (np.float64 if kind == "numeric" else object)
-        for i, (_, kind) in enumerate(features)
-    }
-    dtypes.update({names[-3]: np.float64, names[-2]: np.float64, names[-1]: object})
-    frame = pd.read_csv(
-        buffer, header=None, names=names, dtype=dtypes, keep_default_na=False, na_values=[""]
-    )
-    return LogColumns(
-        rows=len(frame),
-        features={name: frame[f"c{i}"].to_numpy() for i, (name, _) in enumerate(features)},
-        latency=frame[names[-3]].to_numpy(),
-        confidence=frame[names[-2]].to_numpy(),
-        predictions=frame[names[-1]].tolist(),
-    )
-
-
-def columns_from_rows(
-    rows: Iterable[tuple[Any, Any, Any, Any]], features: list[tuple[str, str]]
-) -> LogColumns:
-    """Columns from (inputs, latency_ms, confidence, prediction) rows read by the ORM."""
-    inputs, latency, confidence, predictions = [], [], [], []
-    for row_inputs, row_latency, row_confidence, row_prediction in rows:
-        inputs.append(row_inputs if isinstance(row_inputs, dict) else {})
-        latency.append(row_latency)
-        confidence.append(row_confidence)
-        predictions.append(orjson.dumps(row_prediction).decode())
-    columns = LogColumns(
-        rows=len(inputs),
-        latency=drift.numeric_array(latency),
-        confidence=drift.numeric_array(confidence),
-        predictions=predictions,
-    )
-    for name, kind in features:
-        values = [r.get(name) for r in inputs]
-        columns.features[name] = (
-            drift.numeric_array(values) if kind == "numeric" else np.asarray(values, dtype=object)
-        )
-    return columns
-
-
-def log_columns(
-    version: ModelVersion, features: list[tuple[str, str]], start: datetime, end: datetime
-) -> LogColumns:
-    if connection.vendor == "postgresql":
-        return _columns_postgres(version.pk, features, start, end)
-    rows = (
-        Prediction.objects.filter(model_version=version, created_at__gte=start, created_at__lt=end)
-        .order_by()
-        .values_list("inputs", "latency_ms", "confidence", "prediction")
-    )
-    return columns_from_rows(rows.iterator(chunk_size=5000), features)
-
-
 # --- Hourly rows --------------------------------------------------------------------------------
 
 
@@ -297,49 +194,67 @@ def _merge_predictions(row: HourlyPredictions, columns: LogColumns, classificati
                 row.prediction_sum_sq += float(value) ** 2 * int(count)
 
 
-def _aggregate_chunk(
+def _hour_drift_share(
+    version: ModelVersion, references: dict[str, drift.Reference], rows: list[HourlyFeature]
+) -> float | None:
+    from scoring.selectors.monitoring import thresholds_for
+
+    thresholds = thresholds_for(registered_model=version.registered_model)
+    results = [
+        drift.feature_drift(references[row.feature], summary_of(row), thresholds)
+        for row in rows
+        if row.feature in references
+    ]
+    return drift.dataset_drift(results, thresholds)[0] if results else None
+
+
+def _aggregate_range(
     version: ModelVersion,
     references: dict[str, drift.Reference],
     start: datetime,
     end: datetime,
 ) -> int:
-    features = [(name, ref.kind) for name, ref in references.items()]
-    columns = log_columns(version, features, start, end)
-    if not columns.rows:
-        return 0
+    """Merge the log in [start, end), within one hour, into that hour's rows."""
     hour = hour_of(start)
-    prediction_row, _ = HourlyPredictions.objects.get_or_create(
-        model_version=version,
-        hour=hour,
-        defaults={"registered_model_id": version.registered_model_id},
-    )
+    features = [(name, ref.kind) for name, ref in references.items()]
     classification = (version.signature or {}).get("task") == "classification"
-    _merge_predictions(prediction_row, columns, classification)
-    prediction_row.save()
+    prediction_row = HourlyPredictions.objects.filter(model_version=version, hour=hour).first()
+    if prediction_row is None:
+        prediction_row = HourlyPredictions(
+            model_version=version, registered_model_id=version.registered_model_id, hour=hour
+        )
+    rng = np.random.default_rng(int(start.timestamp()))
+    partial: dict[str, list[drift.Summary]] = {name: [] for name in references}
+    total = 0
+    for columns in log_blocks(version, features, start, end):
+        total += columns.rows
+        _merge_predictions(prediction_row, columns, classification)
+        for name, reference in references.items():
+            partial[name].append(drift.summarize(reference, columns.features[name], rng=rng))
+    if not total:
+        return 0
     existing = {
         row.feature: row for row in HourlyFeature.objects.filter(model_version=version, hour=hour)
     }
-    rng = np.random.default_rng(int(start.timestamp()))
     changed, created = [], []
-    for name, reference in references.items():
-        summary = drift.summarize(reference, columns.features[name], rng=rng)
+    for name, summaries in partial.items():
         row = existing.get(name)
         if row is None:
             row = HourlyFeature(model_version=version, hour=hour, feature=name)
             created.append(row)
         else:
-            summary = drift.merge(
-                [summary_of(row), summary], rng=rng, sample_size=drift.HOURLY_SAMPLE_SIZE
-            )
+            summaries = [summary_of(row), *summaries]
             changed.append(row)
-        _store_summary(row, summary)
+        _store_summary(row, drift.merge(summaries, rng=rng, sample_size=drift.HOURLY_SAMPLE_SIZE))
     HourlyFeature.objects.bulk_create(created)
     HourlyFeature.objects.bulk_update(
         changed,
         ["rows", "missing", "out_of_range", "unseen", "total", "total_sq", "hist", "categories",
          "sample"],
     )  # fmt: skip
-    return columns.rows
+    prediction_row.drift_share = _hour_drift_share(version, references, [*changed, *created])
+    prediction_row.save()
+    return total
 
 
 def _first_cursor(version: ModelVersion, now: datetime) -> datetime:
@@ -372,8 +287,8 @@ def version_aggregate(
             if cursor is None or cursor.aggregated_until >= until:
                 return total
             start = cursor.aggregated_until
-            end = min(start + CHUNK, hour_of(start) + HOUR, until)
-            total += _aggregate_chunk(model_version, references, start, end)
+            end = min(hour_of(start) + HOUR, until)
+            total += _aggregate_range(model_version, references, start, end)
             cursor.aggregated_until = end
             cursor.save(update_fields=["aggregated_until"])
         if max_seconds is not None and (timezone.now() - started).total_seconds() > max_seconds:
