@@ -144,7 +144,10 @@ def window_summaries(
     """Per-feature summaries of the window and how many predictions it holds."""
     if window.unit == "predictions":
         features = [(name, ref.kind) for name, ref in references.items()]
-        columns = latest_columns(model_version, features, window.size)
+        categories = {
+            name: list(ref.categories) for name, ref in references.items() if ref.kind != "numeric"
+        }
+        columns = latest_columns(model_version, features, window.size, categories)
         summaries = {
             name: drift.summarize(ref, columns.features[name], sample_size=drift.SAMPLE_SIZE)
             for name, ref in references.items()

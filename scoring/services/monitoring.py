@@ -226,7 +226,10 @@ def _aggregate_range(
     rng = np.random.default_rng(int(start.timestamp()))
     partial: dict[str, list[drift.Summary]] = {name: [] for name in references}
     total = 0
-    for columns in log_blocks(version, features, start, end):
+    categories = {
+        name: list(ref.categories) for name, ref in references.items() if ref.kind != "numeric"
+    }
+    for columns in log_blocks(version, features, start, end, categories):
         total += columns.rows
         _merge_predictions(prediction_row, columns, classification)
         for name, reference in references.items():

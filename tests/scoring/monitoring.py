@@ -76,6 +76,7 @@ def log_hour(
     step = span / max(len(inputs), 1)
     rows = []
     for i, record in enumerate(inputs.to_dict("records")):
+        record = {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
         for name in missing:
             record[name] = None
         rows.append(

@@ -126,3 +126,24 @@ def test_low_confidence_and_live_accuracy_alerts(risk_model, owner):
         model_version=version, hours=1, now=hour + timedelta(hours=1, minutes=1)
     )
     assert stats_.live_accuracy == pytest.approx(20 / 50) and stats_.low_confidence_rate == 1.0
+
+
+def test_unseen_and_missing_categories_and_out_of_range_numbers_are_counted(risk_model, owner):
+    version, _ = served_version(risk_model, owner)
+    hour = past_hour(2)
+    inputs = frame(np.random.default_rng(6), 100)
+    inputs.loc[:9, "city"] = "madrid"  # never in the reference
+    inputs.loc[10:14, "city"] = None
+    inputs.loc[15:19, "c"] = 1000.0  # the reference is uniform on [0, 10)
+    log_hour(version, hour, inputs)
+    services.monitor_run(now=hour + timedelta(hours=1, seconds=10))
+    city = HourlyFeature.objects.get(model_version=version, feature="city")
+    assert (city.rows, city.missing, city.unseen) == (100, 5, 10)
+    assert city.categories["(unseen)"] == 10 and sum(city.categories.values()) == 95
+    c = HourlyFeature.objects.get(model_version=version, feature="c")
+    assert (c.missing, c.out_of_range, c.hist[-1]) == (0, 5, 5)
+    report = selectors.drift_report(
+        model_version=version, window=Window(50, "predictions"), now=hour + timedelta(hours=2)
+    )
+    assert report.current_rows == 50
+    assert {r.feature: r.unseen_rate for r in report.features}["city"] == 0.0
