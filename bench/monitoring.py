@@ -200,12 +200,28 @@ def main() -> None:
     if existing != args.rows:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE scoring_prediction CASCADE")
+            # Loading is setup, not what is measured: build the secondary indexes once, after.
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = "
+                "'scoring_prediction' AND indexname NOT LIKE '%%pkey'"
+            )
+            indexes = cursor.fetchall()
+            for name, _ in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            cursor.execute("SET synchronous_commit TO off")
         history = args.rows - args.hour_rows
         took = insert_rows(version, history, history_start, args.history_hours * 3600, rng)
         took += insert_rows(version, args.hour_rows, bench_hour, 3600, rng)
+        began = time.perf_counter()
         with connection.cursor() as cursor:
+            for _, definition in indexes:
+                cursor.execute(definition)
             cursor.execute("ANALYZE scoring_prediction")
-        print(f"inserted {args.rows:,} rows with COPY in {took:.0f} s", flush=True)
+        print(
+            f"inserted {args.rows:,} rows with COPY in {took:.0f} s; indexes and ANALYZE "
+            f"{time.perf_counter() - began:.0f} s",
+            flush=True,
+        )
     results: list[tuple[str, str, float, float | None, str]] = []
 
     began = time.perf_counter()

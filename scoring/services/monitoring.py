@@ -291,9 +291,14 @@ def version_aggregate(
                 return total
             start = cursor.aggregated_until
             end = min(hour_of(start) + HOUR, until)
+            # Compare-and-set before the work: SQLite has no row locks, but this UPDATE takes
+            # its write lock, so a concurrent run waits here and then finds the cursor moved.
+            moved = MonitoringCursor.objects.filter(pk=cursor.pk, aggregated_until=start).update(
+                aggregated_until=end
+            )
+            if not moved:
+                return total
             total += _aggregate_range(model_version, references, start, end)
-            cursor.aggregated_until = end
-            cursor.save(update_fields=["aggregated_until"])
         if max_seconds is not None and (timezone.now() - started).total_seconds() > max_seconds:
             return total
 

@@ -147,3 +147,15 @@ def test_unseen_and_missing_categories_and_out_of_range_numbers_are_counted(risk
     )
     assert report.current_rows == 50
     assert {r.feature: r.unseen_rate for r in report.features}["city"] == 0.0
+
+
+def test_beat_runs_the_monitoring_task_every_minute(settings, risk_model, owner):
+    from scoring.tasks import monitor
+
+    entry = next(
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "scoring.monitor"
+    )
+    assert entry["schedule"] == 60.0
+    version, _ = served_version(risk_model, owner)
+    result = monitor.apply().get()
+    assert result["versions"] == [version.pk] and result["references"] == 1
