@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,10 +16,18 @@ from django.views.decorators.http import require_http_methods
 from releases.errors import DomainError
 from releases.selectors import registered_model_get_for_user, stages_of_model, user_can
 from scoring import selectors, services
+from scoring.models import MonitoringSettings
 from scoring.monitoring_apis import drift_payload
 from scoring.selectors.monitoring import HEALTH_LABELS, Window, health_of
+from scoring.services.alerts import SETTINGS_FIELDS
 
 WINDOWS = [("1h", "last hour"), ("24h", "last 24 hours"), ("168h", "last 7 days")]
+
+
+class ThresholdsForm(forms.ModelForm):
+    class Meta:
+        model = MonitoringSettings
+        fields = list(SETTINGS_FIELDS)
 
 
 @login_required
@@ -61,6 +70,28 @@ def _chart_data(report: Any, series: dict[str, Any]) -> dict[str, Any]:
 
 
 @login_required
+@require_http_methods(["POST"])
+def thresholds(request: HttpRequest, name: str) -> HttpResponse:
+    model = registered_model_get_for_user(user=request.user, name=name)
+    form = ThresholdsForm(
+        request.POST, instance=selectors.monitoring_settings_for(registered_model=model)
+    )
+    if form.is_valid():
+        try:
+            services.monitoring_settings_update(
+                actor=request.user, registered_model=model, changes=form.cleaned_data
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Thresholds saved; the next run (within a minute) uses them.")
+    else:
+        name_, errors = next(iter(form.errors.items()))
+        messages.error(request, f"{form.fields[name_].label}: {' '.join(errors)}")
+    return redirect(reverse("monitoring-dashboard", args=[model.name]) + "#settings-h")
+
+
+@login_required
 @require_http_methods(["GET"])
 def dashboard(request: HttpRequest, name: str) -> HttpResponse:
     model = registered_model_get_for_user(user=request.user, name=name)
@@ -90,6 +121,7 @@ def dashboard(request: HttpRequest, name: str) -> HttpResponse:
             "model": model, "mv": version, "stage": stage, "report": report,
             "features": payload["features"], "stats": stats, "window": str(window),
             "windows": WINDOWS, "settings": chosen,
+            "thresholds_form": ThresholdsForm(instance=chosen),
             "versions": model.versions.order_by("-version").values_list("version", flat=True),
             "alerts": alerts, "health": health, "health_label": HEALTH_LABELS[health],
             "charts": _chart_data(report, series),

@@ -17,4 +17,9 @@ urlpatterns = [
         name="monitoring-alert-acknowledge",
     ),
     path("models/<str:name>/monitoring/", monitoring_views.dashboard, name="monitoring-dashboard"),
+    path(
+        "models/<str:name>/monitoring/thresholds/",
+        monitoring_views.thresholds,
+        name="monitoring-thresholds",
+    ),
 ]

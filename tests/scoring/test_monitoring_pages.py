@@ -86,3 +86,27 @@ def test_outsider_cannot_acknowledge_from_a_page(outsider, password, drifting):
     assert client.post(f"/monitoring/alerts/{alert.pk}/acknowledge/").status_code == 404
     alert.refresh_from_db()
     assert alert.status == AlertStatus.OPEN
+
+
+def test_thresholds_form_saves_through_the_audited_service(owner, labeler, password, drifting):
+    from releases.models import AuditEvent
+    from scoring.models import MonitoringSettings
+
+    url = "/models/credit-risk/monitoring/thresholds/"
+    data = {
+        "numeric_test": "psi", "categorical_test": "auto", "drift_share": "0.4",
+        "missing_rate": "0.2", "low_confidence": "0.5", "low_confidence_rate": "0.3",
+        "min_accuracy": "0.7", "window_hours": "3", "min_rows": "50",
+    }  # fmt: skip
+    refused = signed_in(owner, password).post(url, {**data, "drift_share": "7"}, follow=True)
+    assert (
+        "Drift share: Ensure this value is less than or equal to 1.0." in refused.content.decode()
+    )
+    assert not MonitoringSettings.objects.exists()
+    assert signed_in(labeler, password).post(url, data).status_code == 302
+    assert not MonitoringSettings.objects.exists()  # a labeler may not; the service said so
+    response = signed_in(owner, password).post(url, data)
+    assert response.status_code == 302
+    saved = MonitoringSettings.objects.get()
+    assert (saved.numeric_test, saved.drift_share, saved.window_hours) == ("psi", 0.4, 3)
+    assert AuditEvent.objects.filter(action="monitoring.settings_update").count() == 1
