@@ -18,7 +18,8 @@ from releases.selectors import registered_model_get_for_user, stages_of_model, u
 from scoring import selectors, services
 from scoring.models import MonitoringSettings
 from scoring.monitoring_apis import drift_payload
-from scoring.selectors.monitoring import HEALTH_LABELS, Window, health_of
+from scoring.selectors.monitoring import Window
+from scoring.selectors.overview import HEALTH_LABELS, health_of
 from scoring.services.alerts import SETTINGS_FIELDS
 
 WINDOWS = [("1h", "last hour"), ("24h", "last 24 hours"), ("168h", "last 7 days")]
