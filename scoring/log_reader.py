@@ -1,8 +1,8 @@
 """Reading the prediction log as columns, in bounded blocks, for the monitoring job and for
 windows of the latest N predictions.
 
-On PostgreSQL ten minutes of log are one query: the database unpacks each row's JSON into typed
-columns (``jsonb_to_record``, an index range scan on ``(model_version, created_at)``), turns
+On PostgreSQL five minutes of log are one query: the database reads each feature out of the
+binary jsonb (``inputs ->> 'name'``, an index range scan on ``(model_version, created_at)``), turns
 categories and classes into their position in the reference's lists, and returns each column
 as one binary array (``array_send(array_agg(...))``) that numpy reads without parsing: no Python
 work per row, and an hour at 1,000 predictions/s never sits in memory at once. (COPY was tried
@@ -14,20 +14,22 @@ Elsewhere (SQLite) the ORM reads the rows and Python unpacks each row's JSON.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import orjson
+from django.conf import settings
 from django.db import connection
 
 from releases.models import ModelVersion
 from scoring import drift
 from scoring.models import Prediction
 
-# One query per 10 minutes of log: 600,000 rows at 1,000 predictions/s, about 7 MB a column.
-BLOCK_TIME = timedelta(minutes=10)
+# One query per 5 minutes of log: 300,000 rows at 1,000 predictions/s, 2.4 MB a column.
+BLOCK_TIME = timedelta(minutes=5)
 BLOCK_ROWS = 50_000
 
 
@@ -59,9 +61,11 @@ def _aggregate_query(
     names = [sql.Identifier(f"f{i}") for i in range(len(features))]
     inner: list[Any] = []
     for (name, kind), alias in zip(features, names, strict=True):
-        column = sql.SQL("x.{}").format(sql.Identifier(name))
+        # ->> reads one key of the binary jsonb (no parse of the whole document, three times
+        # faster than jsonb_to_record); JSON null and an absent key both give NULL.
+        column = sql.SQL("(p.inputs ->> {})").format(sql.Literal(name))
         if kind == "numeric":
-            inner.append(sql.SQL("coalesce({}, 'NaN') AS {}").format(column, alias))
+            inner.append(sql.SQL("coalesce({}::float8, 'NaN') AS {}").format(column, alias))
         else:
             # 1-based position among the reference's categories, 0 unseen, -1 missing.
             inner.append(
@@ -85,15 +89,7 @@ def _aggregate_query(
                 "THEN p.prediction::text::float8 ELSE 'NaN' END AS prediction"
             )
         )
-    source: Any = sql.SQL("scoring_prediction p")
-    if features:
-        record = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(
-                sql.Identifier(name), sql.SQL("float8" if kind == "numeric" else "text")
-            )
-            for name, kind in features
-        )
-        source = sql.SQL("scoring_prediction p, jsonb_to_record(p.inputs) AS x({})").format(record)
+    source = sql.SQL("scoring_prediction p")
     where = (
         sql.SQL("p.model_version_id = %s ORDER BY p.created_at DESC LIMIT %s")
         if latest
@@ -206,15 +202,36 @@ def log_blocks(
     """The version's log with ``start <= created_at < end``, in bounded blocks. On PostgreSQL
     categorical values outside ``categories`` (the reference's) come back as ``UNSEEN_CODE``."""
     if connection.vendor == "postgresql":
+        ranges = []
         step = start
         while step < end:
-            upto = min(step + BLOCK_TIME, end)
-            block = _postgres_block(
-                version, features, categories or {}, latest=False, params=(step, upto)
-            )
-            if block.rows:
-                yield block
-            step = upto
+            ranges.append((step, min(step + BLOCK_TIME, end)))
+            step = ranges[-1][1]
+        readers = max(1, settings.MODELGATE_MONITORING_READERS)
+        if readers == 1 or len(ranges) == 1:
+            for span in ranges:
+                block = _postgres_block(
+                    version, features, categories or {}, latest=False, params=span
+                )
+                if block.rows:
+                    yield block
+            return
+
+        # PostgreSQL 15 cannot run array_agg in parallel workers: read ``readers`` blocks at
+        # once on connections of our own (committed rows only), at most that many in memory.
+        def read(span: tuple[datetime, datetime]) -> LogColumns:
+            try:
+                return _postgres_block(
+                    version, features, categories or {}, latest=False, params=span
+                )
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=readers) as pool:
+            for i in range(0, len(ranges), readers):
+                for block in pool.map(read, ranges[i : i + readers]):
+                    if block.rows:
+                        yield block
         return
     rows = (
         Prediction.objects.filter(model_version=version, created_at__gte=start, created_at__lt=end)

@@ -141,21 +141,24 @@ def reference_features(model_version: ModelVersion) -> dict[str, drift.Reference
 # --- Hourly rows --------------------------------------------------------------------------------
 
 
-def summary_of(row: HourlyFeature) -> drift.Summary:
+def summary_of(row: HourlyFeature, sample: bytes | None = None) -> drift.Summary:
+    """The row as a summary; ``sample`` replaces its stored sample (e.g. a prefix of it)."""
     return drift.Summary(
         rows=row.rows, missing=row.missing, out_of_range=row.out_of_range, unseen=row.unseen,
         total=row.total, total_sq=row.total_sq, hist=list(row.hist) or [0] * (drift.BINS + 2),
         categories=dict(row.categories),
-        sample=np.frombuffer(bytes(row.sample), dtype=np.float64),
+        sample=np.frombuffer(bytes(row.sample if sample is None else sample), dtype=np.float64),
     )  # fmt: skip
 
 
-def _store_summary(row: HourlyFeature, summary: drift.Summary) -> None:
+def _store_summary(row: HourlyFeature, summary: drift.Summary, rng: np.random.Generator) -> None:
     row.rows, row.missing = summary.rows, summary.missing
     row.out_of_range, row.unseen = summary.out_of_range, summary.unseen
     row.total, row.total_sq = summary.total, summary.total_sq
     row.hist, row.categories = summary.hist, summary.categories
-    row.sample = summary.sample.astype(np.float64).tobytes()
+    # Stored shuffled, so that any prefix is itself a uniform sample: a long window reads only
+    # the prefix each hour contributes (scoring.selectors.monitoring.window_summaries).
+    row.sample = rng.permutation(summary.sample.astype(np.float64)).tobytes()
 
 
 def _add_counts(old: list[int], new: np.ndarray) -> list[int]:
@@ -248,7 +251,8 @@ def _aggregate_range(
         else:
             summaries = [summary_of(row), *summaries]
             changed.append(row)
-        _store_summary(row, drift.merge(summaries, rng=rng, sample_size=drift.HOURLY_SAMPLE_SIZE))
+        merged = drift.merge(summaries, rng=rng, sample_size=drift.HOURLY_SAMPLE_SIZE)
+        _store_summary(row, merged, rng)
     HourlyFeature.objects.bulk_create(created)
     HourlyFeature.objects.bulk_update(
         changed,

@@ -16,9 +16,10 @@ from tests.scoring.monitoring import frame, log_hour, past_hour, served_version
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_runs_aggregate_each_row_once(risk_model, owner):
+def test_concurrent_runs_aggregate_each_row_once(risk_model, owner, settings):
     if connection.vendor != "postgresql":
         pytest.skip("row locks: PostgreSQL")
+    settings.MODELGATE_MONITORING_READERS = 2  # committed rows: each run reads on two connections
     version, _ = served_version(risk_model, owner)
     start = past_hour(5)
     for i in range(4):
