@@ -110,3 +110,28 @@ def test_thresholds_form_saves_through_the_audited_service(owner, labeler, passw
     saved = MonitoringSettings.objects.get()
     assert (saved.numeric_test, saved.drift_share, saved.window_hours) == ("psi", 0.4, 3)
     assert AuditEvent.objects.filter(action="monitoring.settings_update").count() == 1
+
+
+def test_a_served_version_without_reference_or_traffic_says_so(owner, password, risk_model):
+    from django.utils import timezone as tz
+
+    from releases.models import StageAssignment
+    from tests.factories import ModelVersionFactory
+    from tests.scoring.monitoring import SIGNATURE
+
+    version = ModelVersionFactory(
+        registered_model=risk_model, status="approved", signature=SIGNATURE
+    )
+    StageAssignment.objects.create(
+        registered_model=risk_model, stage="staging", model_version=version, assigned_at=tz.now()
+    )
+    services.monitor_run(now=tz.now())
+    client = signed_in(owner, password)
+    assert (
+        'class="badge health-no_traffic">no traffic' in client.get("/monitoring/").content.decode()
+    )
+    page = client.get("/models/credit-risk/monitoring/").content.decode()
+    assert "No reference to compare with" in page and "No predictions logged" in page
+    body = client.get("/api/v1/models/credit-risk/drift/")
+    assert body.status_code == 200
+    assert body.json()["has_reference"] is False and body.json()["features"] == []
