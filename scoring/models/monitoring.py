@@ -122,6 +122,9 @@ class MonitoringCursor(models.Model):
     )
     aggregated_until = models.DateTimeField()
     labels_until = models.DateTimeField(null=True, blank=True)
+    # What the last run saw over the model's alert window (rows, drift share, dataset drifted,
+    # low-confidence rate, live accuracy), so the overview reads one row per served version.
+    health = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"v{self.model_version_id} aggregated until {self.aggregated_until:%Y-%m-%d %H:%M}"

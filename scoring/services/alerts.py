@@ -28,6 +28,7 @@ from scoring.models import (
     Alert,
     AlertKind,
     AlertStatus,
+    MonitoringCursor,
     MonitoringSettings,
 )
 
@@ -42,9 +43,12 @@ class Condition:
     message: str
 
 
-def conditions_of(*, model_version: ModelVersion, now: datetime) -> list[Condition]:
-    """What the model's alert window says about each monitored condition; a condition with
-    too little data in the window is left out (it neither opens nor resolves an alert)."""
+def conditions_of(
+    *, model_version: ModelVersion, now: datetime
+) -> tuple[list[Condition], dict[str, Any]]:
+    """What the model's alert window says about each monitored condition (a condition with
+    too little data in the window is left out: it neither opens nor resolves an alert), and
+    the window's health figures."""
     from scoring.selectors.monitoring import (
         MIN_LABELS,
         Window,
@@ -57,9 +61,21 @@ def conditions_of(*, model_version: ModelVersion, now: datetime) -> list[Conditi
     hours = chosen.window_hours
     stats = prediction_stats(model_version=model_version, hours=hours, now=now)
     out: list[Condition] = []
-    if stats.rows < chosen.min_rows:
-        return out
-    report = drift_report(model_version=model_version, window=Window(hours, "hours"), now=now)
+    report = (
+        drift_report(model_version=model_version, window=Window(hours, "hours"), now=now)
+        if stats.rows
+        else None
+    )
+    health = {
+        "evaluated_at": now.isoformat(),
+        "rows": stats.rows,
+        "drift_share": report.drift_share if report and report.has_reference else None,
+        "dataset_drifted": bool(report and report.dataset_drifted),
+        "low_confidence_rate": stats.low_confidence_rate,
+        "live_accuracy": stats.live_accuracy,
+    }
+    if report is None or stats.rows < chosen.min_rows:
+        return out, health
     if report.has_reference and any(r.test for r in report.features):
         drifted = [r.feature for r in report.features if r.drifted]
         out.append(
@@ -100,7 +116,7 @@ def conditions_of(*, model_version: ModelVersion, now: datetime) -> list[Conditi
                 f"in the last {hours}h (minimum {chosen.min_accuracy:.0%}).",
             )
         )  # fmt: skip
-    return out
+    return out, health
 
 
 def _payload(alert: Alert) -> dict[str, Any]:
@@ -115,7 +131,9 @@ def alerts_evaluate(*, model_version: ModelVersion, now: datetime | None = None)
     """Open alerts for conditions that crossed, resolve those that cleared; the changed ones."""
     now = now or timezone.now()
     changed: list[Alert] = []
-    for condition in conditions_of(model_version=model_version, now=now):
+    conditions, health = conditions_of(model_version=model_version, now=now)
+    MonitoringCursor.objects.filter(model_version=model_version).update(health=health)
+    for condition in conditions:
         with transaction.atomic():
             active = (
                 Alert.objects.select_for_update()
