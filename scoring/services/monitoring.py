@@ -2,15 +2,12 @@
 into hourly tables, incrementally.
 
 Run every minute by Celery beat (``scoring.monitor``). Per version, a cursor row says how far
-the log is aggregated; each step takes at most ``CHUNK`` of log within one hour, merges it into
-that hour's rows and moves the cursor, in one transaction under the cursor's row lock, so two
-runs never count a row twice and a crash loses nothing. Rows newer than
-``MODELGATE_MONITORING_LAG_SECONDS`` wait for the next run: the prediction log writes in the
-background, a little after ``created_at``.
-
-On PostgreSQL one chunk is one ``COPY (SELECT ... jsonb_to_record(inputs) ...)``: the database
-unpacks the JSON into typed columns and pandas parses the CSV, about ten times faster than
-decoding each row's JSON in Python, which is what SQLite does.
+the log is aggregated (keyset by ``created_at``); each step takes the log up to the end of the
+cursor's hour, merges it into that hour's rows and moves the cursor, in one transaction under
+the cursor's row lock, so two runs never count a row twice and a crash loses nothing. Rows newer
+than ``MODELGATE_MONITORING_LAG_SECONDS`` wait for the next run: the prediction log writes in
+the background, a little after ``created_at``. How the log is read (in bounded blocks, in SQL
+on PostgreSQL): ``scoring.log_reader``.
 """
 
 from __future__ import annotations
