@@ -488,6 +488,9 @@ WEBHOOK_EVENT_FOR_ACTION: dict[str, str] = {
     "version.promote": "version.promoted",
     "model.rollback": "model.rolled_back",
     "version.archive": "version.archived",
+    # Raised and cleared by scoring's monitoring job (scoring.services.alerts).
+    "monitoring.alert_open": "model.alert",
+    "monitoring.alert_resolve": "model.alert_resolved",
 }
 WEBHOOK_EVENTS: tuple[str, ...] = tuple(WEBHOOK_EVENT_FOR_ACTION.values())
 

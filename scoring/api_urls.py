@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, batch_apis, label_apis, relabel_apis, shadow_apis
+from scoring import apis, batch_apis, label_apis, monitoring_apis, relabel_apis, shadow_apis
 
 urlpatterns = [
     path(
@@ -68,4 +68,16 @@ urlpatterns = [
         name="api-relabel-counts",
     ),
     path("relabel/<str:name>/policy/", relabel_apis.PolicyApi.as_view(), name="api-relabel-policy"),
+    path("models/<str:name>/drift/", monitoring_apis.DriftApi.as_view(), name="api-drift"),
+    path(
+        "models/<str:name>/monitoring/settings/",
+        monitoring_apis.MonitoringSettingsApi.as_view(),
+        name="api-monitoring-settings",
+    ),
+    path("alerts/", monitoring_apis.AlertListApi.as_view(), name="api-alerts"),
+    path(
+        "alerts/<int:alert_id>/acknowledge/",
+        monitoring_apis.AlertAcknowledgeApi.as_view(),
+        name="api-alert-acknowledge",
+    ),
 ]

@@ -149,3 +149,13 @@ def _progress(job_id: str, stage: str) -> None:
     done = rows_before(stage)
     if done is not None:
         services.batch_job_progress(job_id=job_id, rows_done=done)
+
+
+@shared_task(name="scoring.monitor")
+def monitor() -> dict[str, object]:
+    """Run by Celery beat every minute (CELERY_BEAT_SCHEDULE): freeze references, aggregate the
+    prediction log and labels into hourly tables, raise and resolve alerts. A run that waited
+    past the next one is dropped (``expires``); the per-version cursor lock makes an overlap
+    harmless."""
+    run = services.monitor_run()
+    return {"versions": run.versions, "rows": run.rows, "references": run.references}

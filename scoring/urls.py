@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring import apis, relabel_views, views
+from scoring import apis, monitoring_views, relabel_views, views
 
 urlpatterns = [
     path(
@@ -22,4 +22,17 @@ urlpatterns = [
     path("queues/", relabel_views.queues, name="relabel-queues"),
     path("queues/<str:name>/", relabel_views.label_screen, name="relabel-label"),
     path("queues/<str:name>/disputes/", relabel_views.disputes, name="relabel-disputes"),
+    path("monitoring/", monitoring_views.overview, name="monitoring"),
+    path("monitoring/alerts/", monitoring_views.alert_list, name="monitoring-alerts"),
+    path(
+        "monitoring/alerts/<int:alert_id>/acknowledge/",
+        monitoring_views.alert_acknowledge,
+        name="monitoring-alert-acknowledge",
+    ),
+    path("models/<str:name>/monitoring/", monitoring_views.dashboard, name="monitoring-dashboard"),
+    path(
+        "models/<str:name>/monitoring/thresholds/",
+        monitoring_views.thresholds,
+        name="monitoring-thresholds",
+    ),
 ]

@@ -246,6 +246,16 @@ if not MODELGATE_SWEEP_AFTER_SECONDS > CELERY_TASK_TIME_LIMIT:
 MODELGATE_SWEEP_INTERVAL_SECONDS = env_int("MODELGATE_SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 # A version whose validation was re-queued or restarted this many times ends validation_failed.
 MODELGATE_VALIDATION_MAX_RESETS = env_int("MODELGATE_VALIDATION_MAX_RESETS", 3, minimum=1)
+# Monitoring (scoring.services.monitoring): how often the job aggregates the prediction log into
+# hourly tables (the drift API is this fresh), how long it leaves just-logged rows for the
+# background log writer, and how far back a version seen for the first time is aggregated.
+MODELGATE_MONITORING_INTERVAL_SECONDS = env_int(
+    "MODELGATE_MONITORING_INTERVAL_SECONDS", 60, minimum=5
+)
+MODELGATE_MONITORING_LAG_SECONDS = env_int("MODELGATE_MONITORING_LAG_SECONDS", 10)
+# Blocks of log the job reads at once on PostgreSQL (one database connection each).
+MODELGATE_MONITORING_READERS = env_int("MODELGATE_MONITORING_READERS", 2, minimum=1)
+MODELGATE_MONITORING_BACKFILL_HOURS = env_int("MODELGATE_MONITORING_BACKFILL_HOURS", 168, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-validations": {
         "task": "releases.sweep_stuck_validations",
@@ -263,6 +273,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.sweep_stuck_batch_jobs",
         "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
         "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
+    },
+    "monitor-served-models": {
+        "task": "scoring.monitor",
+        "schedule": float(MODELGATE_MONITORING_INTERVAL_SECONDS),
+        "options": {"expires": float(MODELGATE_MONITORING_INTERVAL_SECONDS)},
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

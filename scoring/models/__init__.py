@@ -9,6 +9,19 @@ from scoring.models.batch import (
     BatchJobStatus,
 )
 from scoring.models.labels import GroundTruth
+from scoring.models.monitoring import (
+    ALERT_ACTIVE,
+    ALERT_TRANSITIONS,
+    Alert,
+    AlertKind,
+    AlertStatus,
+    HourlyFeature,
+    HourlyPredictions,
+    MonitoringCursor,
+    MonitoringReference,
+    MonitoringSettings,
+    ReferenceFeature,
+)
 from scoring.models.relabel import (
     RELABEL_TRANSITIONS,
     RegressionRule,
@@ -23,15 +36,26 @@ from scoring.models.serving import AppToken, Prediction
 from scoring.models.shadow import ShadowMode, ShadowResult
 
 __all__ = [
+    "ALERT_ACTIVE",
+    "ALERT_TRANSITIONS",
     "BATCH_TERMINAL",
     "BATCH_TRANSITIONS",
     "RELABEL_TRANSITIONS",
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
     "AppToken",
     "BatchFormat",
     "BatchJob",
     "BatchJobStatus",
     "GroundTruth",
+    "HourlyFeature",
+    "HourlyPredictions",
+    "MonitoringCursor",
+    "MonitoringReference",
+    "MonitoringSettings",
     "Prediction",
+    "ReferenceFeature",
     "RegressionRule",
     "RelabelItem",
     "RelabelLabel",

@@ -20,6 +20,9 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     settings.MODELGATE_PREDICTION_LOG_THREAD = False
     settings.MODELGATE_SHADOW_THREAD = False  # tests drain the shadow queue by hand
     settings.MODELGATE_SERVING_REFRESH_SECONDS = 0
+    # A test's rows are uncommitted: the monitoring job's extra readers (own connections) would
+    # not see them. The transactional concurrency test turns them back on.
+    settings.MODELGATE_MONITORING_READERS = 1
     serving.forget_everything()
     clear_cache()
     metrics.reset()

@@ -1,0 +1,119 @@
+// Monitoring dashboard.
+// 1. Draws the hourly time series and the reference-vs-current histogram with plotly.js (served
+//    from our own static files) from <script type="application/json" id="monitoring-data">.
+//    Feature names and categories reach plotly entity-escaped, never as markup.
+// 2. Sorts the drift table by a clicked column (the server's order is worst first).
+// 3. Choosing a feature (the select, or its name in the table) redraws the histogram.
+(function () {
+  "use strict";
+
+  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
+  var BASE = { margin: { l: 50, r: 15, t: 10, b: 40 }, height: 240, font: { family: "system-ui, sans-serif", size: 12 } };
+
+  function text(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function layout(extra) {
+    var out = {};
+    Object.keys(BASE).forEach(function (k) { out[k] = BASE[k]; });
+    Object.keys(extra || {}).forEach(function (k) { out[k] = extra[k]; });
+    return out;
+  }
+
+  var data = JSON.parse(document.getElementById("monitoring-data").textContent);
+
+  function line(id, ys, name, extra) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    var traces = ys.map(function (y, i) {
+      return { x: data.series.hour, y: y, name: name[i], type: "scatter", mode: "lines+markers", connectgaps: false };
+    });
+    Plotly.newPlot(el, traces, layout(extra), CONFIG);
+  }
+
+  function drawSeries() {
+    var s = data.series;
+    if (!s.hour.length) return;
+    Plotly.newPlot(document.getElementById("chart-rows"),
+      [{ x: s.hour, y: s.rows, type: "bar", name: "predictions" }], layout({}), CONFIG);
+    line("chart-latency", [s.latency_mean, s.latency_p95], ["mean", "p95 (bucket)"], { showlegend: true, legend: { orientation: "h", y: -0.3 } });
+    line("chart-low-confidence", [s.low_confidence_rate], ["low confidence"], { yaxis: { tickformat: ".0%", rangemode: "tozero" } });
+    line("chart-drift", [s.drift_share], ["drift share"], { yaxis: { tickformat: ".0%", range: [0, 1] } });
+    line("chart-accuracy", [s.live_accuracy], ["live accuracy"], { yaxis: { tickformat: ".0%", range: [0, 1] } });
+  }
+
+  function drawHistogram(feature) {
+    var el = document.getElementById("chart-histogram");
+    var h = data.histograms[feature];
+    if (!el || !h) return;
+    var labels = h.labels.map(text);
+    Plotly.newPlot(el, [
+      { x: labels, y: h.reference, type: "bar", name: "reference" },
+      { x: labels, y: h.current, type: "bar", name: "current (" + h.current_rows + " values)" },
+    ], layout({ height: 320, barmode: "group", yaxis: { tickformat: ".0%" }, legend: { orientation: "h", y: -0.35 } }), CONFIG);
+    document.getElementById("hist-feature").textContent = feature;
+    var select = document.getElementById("feature-select");
+    if (select.value !== feature) select.value = feature;
+    el.setAttribute("data-feature", feature);
+  }
+
+  function cellValue(row, index, numeric) {
+    var cell = row.cells[index];
+    if (!numeric) return cell.textContent.trim().toLowerCase();
+    var raw = cell.getAttribute("data-value");
+    return raw === null || raw === "" ? null : Number(raw);
+  }
+
+  function sortable() {
+    var table = document.getElementById("drift-table");
+    if (!table) return;
+    var headers = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(headers, function (th, index) {
+      if (!th.dataset.sort) return;
+      th.tabIndex = 0;
+      th.classList.add("sort-header");
+      function sort() {
+        var numeric = th.dataset.sort === "number";
+        var descending = th.getAttribute("aria-sort") === "descending" ? false
+          : th.getAttribute("aria-sort") === "ascending" ? true : numeric;
+        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
+          if (x === null && y === null) return 0;
+          if (x === null) return 1;
+          if (y === null) return -1;
+          var order = x < y ? -1 : x > y ? 1 : 0;
+          return descending ? -order : order;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
+  }
+
+  function start() {
+    drawSeries();
+    sortable();
+    var select = document.getElementById("feature-select");
+    if (select) {
+      select.addEventListener("change", function () { drawHistogram(select.value); });
+      drawHistogram(select.value);
+    }
+    Array.prototype.forEach.call(document.querySelectorAll(".show-feature"), function (button) {
+      button.addEventListener("click", function () {
+        drawHistogram(button.dataset.feature);
+        document.getElementById("hist-h").scrollIntoView({ behavior: "smooth", block: "start" });
+      });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
