@@ -202,7 +202,7 @@ def _write(entries: list[Entry]) -> int:
     using = router.db_for_write(Prediction)
     connection = connections[using]
     meta = Prediction._meta
-    fields = {name: cast(Field[Any, Any], meta.get_field(name)) for name in _COLUMNS}
+    fields = {name: cast("Field[Any, Any]", meta.get_field(name)) for name in _COLUMNS}
 
     def prep(name: str, value: Any) -> Any:
         return fields[name].get_db_prep_save(value, connection)
