@@ -11,7 +11,11 @@ validation in the sandbox, approval and promotion go through the project's servi
 load hits POST /api/v1/models/{name}/predict/ with a user token.
 
 The load generator is one asyncio process with keep-alive HTTP/1.1 connections (concurrency 1
-and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`. It shares
+and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`; then
+ModelGate alone takes `--stress` seconds (60) of single-row requests from 32 connections, where
+the goal is zero errors. `--quick` shortens every case (3 s, 15 s sustained) for tuning runs.
+The load average is recorded before and after each server's runs: other work on the machine
+shows there, not in the ratios. It shares
 the 2 cores with the server, as a real client on the same box would; its own ceiling is printed
 (a bare socket echo) so a server cannot look faster than the client can measure.
 """
@@ -54,6 +58,9 @@ N_TRAIN = 5000
 SEED = 0
 MODELS = {"forest": "100-tree random forest", "logistic": "logistic regression"}
 CASES = [(1, 1), (8, 1), (1, 100), (8, 100)]  # (concurrency, rows per request)
+# The sustained case: ModelGate only (the goal is zero errors), forest, one row per request.
+STRESS = (32, 1)
+RUNTIMES: dict[str, str] = {}  # what serves each model in ModelGate, as validation decided
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
@@ -103,6 +110,7 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     first_error: str = ""
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
     @property
     def throughput(self) -> float:
@@ -187,6 +195,7 @@ def drive(
     check: Any,
 ) -> Result:
     result = Result(server=server, model=model, concurrency=concurrency, rows=rows)
+    load_before = os.getloadavg()[0]
     request = _request_bytes(port, path, body, {"Content-Type": "application/json", **headers})
 
     async def main() -> None:
@@ -198,6 +207,7 @@ def drive(
 
     asyncio.run(main())
     result.seconds = duration
+    result.load = (load_before, os.getloadavg()[0])
     return result
 
 
@@ -522,8 +532,8 @@ def bench_modelgate(
     setup = json.loads(done.stdout.strip().splitlines()[-1])
     for model in MODELS:
         evidence = setup[model]["evidence"] or {}
-        log(f"ModelGate {model}: serving runtime {setup[model]['runtime']} "
-            f"({evidence.get('reason', '')})")  # fmt: skip
+        RUNTIMES[model] = f"{setup[model]['runtime']} ({evidence.get('reason', '')})"
+        log(f"ModelGate {model}: serving runtime {RUNTIMES[model]}")
     results = []
     port = free_port()
     log_path = work / "modelgate-gunicorn.log"
@@ -566,6 +576,17 @@ def bench_modelgate(
                           warmup=args.warmup, check=lambda b: b'"predictions"' in b)
                 )  # fmt: skip
                 report_line(results[-1])
+        if args.stress:
+            concurrency, rows = STRESS
+            log(f"ModelGate: {args.stress:.0f} s at concurrency {concurrency} (zero errors?) ...")
+            results.append(
+                drive(server="ModelGate", model="forest", port=port,
+                      path="/api/v1/models/forest/predict/",
+                      body=bodies_json(rows, columns, X)["instances"], headers=headers,
+                      concurrency=concurrency, rows=rows, duration=args.stress,
+                      warmup=args.warmup, check=lambda b: b'"predictions"' in b)
+            )  # fmt: skip
+            report_line(results[-1])
     return results
 
 
@@ -637,7 +658,8 @@ def best_ms(call: Any, repeat: int = 30) -> float:
 def report_line(r: Result) -> None:
     log(f"  {r.server:9s} {r.model:8s} c={r.concurrency} rows={r.rows:<3d} "
         f"p50 {r.pct(0.5):7.2f} ms  p99 {r.pct(0.99):7.2f} ms  {r.throughput:8.1f} req/s  "
-        f"errors {r.errors}{'  first: ' + r.first_error if r.first_error else ''}")  # fmt: skip
+        f"errors {r.errors}  load {r.load[0]:.2f}->{r.load[1]:.2f}"
+        f"{'  first: ' + r.first_error if r.first_error else ''}")  # fmt: skip
 
 
 def print_table(results: list[Result], floor: dict[tuple[str, int], dict[str, float]]) -> None:
@@ -679,12 +701,71 @@ def print_table(results: list[Result], floor: dict[tuple[str, int], dict[str, fl
                         ratio = mg.throughput / peer.throughput
                         line += f"| {ratio:8.1f}x {mg.pct(0.5) / peer.pct(0.5):5.2f} "
             print(line)
+    for model, runtime in RUNTIMES.items():
+        # A conversion that failed (or was refused) means scikit-learn serves: not comparable.
+        print(f"ModelGate {model} served by {runtime}")
+    stress = by_key.get(("ModelGate", "forest", *STRESS))
+    if stress is not None:
+        print(f"ModelGate forest, {STRESS[0]} connections, {STRESS[1]} row, "
+              f"{stress.seconds:.0f} s: "
+              f"{len(stress.latencies)} answered, {stress.throughput:.1f} req/s, p50 "
+              f"{stress.pct(0.5):.2f} ms, p99 {stress.pct(0.99):.2f} ms, errors {stress.errors}"
+              + (f" (first: {stress.first_error})" if stress.first_error else ""))  # fmt: skip
+    print()
+    for s in servers:
+        loads = [r.load for r in results if r.server == s]
+        print(f"Load average (1 min) while {s} ran: {min(min(pair) for pair in loads):.2f} to "
+              f"{max(max(pair) for pair in loads):.2f}")  # fmt: skip
+    print_goals(by_key, stress)
     print()
     print("In-process floor (median per call, one process, no HTTP):")
     for (model, rows), f in sorted(floor.items()):
         onnx = f"{f['onnx_ms']:.3f} ms" if "onnx_ms" in f else "not compiled"
         print(f"  {model:9s} rows={rows:<3d} scikit-learn predict_proba {f['sklearn_ms']:.3f} ms "
               f"(numpy input {f['sklearn_numpy_ms']:.3f} ms), ONNX Runtime {onnx}")  # fmt: skip
+
+
+def print_goals(by_key: dict[Any, Result], stress: Result | None) -> None:
+    """Issue 12's goals, each as measured / needed."""
+
+    def ratio(model: str, concurrency: int, rows: int, peer: str, what: str) -> float | None:
+        mg = by_key.get(("ModelGate", model, concurrency, rows))
+        other = by_key.get((peer, model, concurrency, rows))
+        if mg is None or other is None or not other.latencies or not mg.latencies:
+            return None
+        if what == "throughput":
+            return mg.throughput / other.throughput if other.throughput else None
+        return mg.pct(0.5) / other.pct(0.5)
+
+    goals = [
+        ("forest 1 row c=8 throughput vs MLflow", ratio("forest", 8, 1, "MLflow", "throughput"),
+         ">=", 20.0),
+        ("forest 1 row c=8 throughput vs MLServer",
+         ratio("forest", 8, 1, "MLServer", "throughput"), ">=", 5.0),
+        ("logistic 1 row c=8 throughput vs MLServer",
+         ratio("logistic", 8, 1, "MLServer", "throughput"), ">=", 1.0),
+        ("forest 100 rows c=8 throughput vs MLflow",
+         ratio("forest", 8, 100, "MLflow", "throughput"), ">=", 5.0),
+        ("logistic 100 rows c=8 throughput vs MLflow",
+         ratio("logistic", 8, 100, "MLflow", "throughput"), ">=", 5.0),
+        ("forest 1 row c=1 p50 vs MLflow", ratio("forest", 1, 1, "MLflow", "p50"), "<=", 0.1),
+        ("logistic 1 row c=1 p50 vs MLflow", ratio("logistic", 1, 1, "MLflow", "p50"), "<=",
+         0.1),
+    ]  # fmt: skip
+    print()
+    print("Goals (issue 12), ModelGate / peer in this run:")
+    for label, value, op, needed in goals:
+        if value is None:
+            print(f"  {label:44s} not measured")
+            continue
+        met = value >= needed if op == ">=" else value <= needed
+        print(f"  {label:44s} {value:7.2f}x  (goal {op} {needed:g}x)  {'met' if met else 'MISSED'}")
+    if stress is not None:
+        verdict = "met" if stress.errors == 0 and stress.latencies else "MISSED"
+        print(
+            f"  {'zero errors, c=32 for ' + format(stress.seconds, '.0f') + ' s':44s} "
+            f"{stress.errors:7d}   (goal 0)        {verdict}"
+        )
 
 
 def main() -> None:
@@ -705,7 +786,15 @@ def main() -> None:
         help="the ModelGate checkout to serve (default: this)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--stress", type=float, default=60.0, help="seconds of the c=32 run (0: skip it)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 s per case, 1 s warm-up, 15 s sustained"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.stress = 3.0, 1.0, min(args.stress, 15.0)
 
     import numpy as np
 
@@ -718,7 +807,7 @@ def main() -> None:
     work = Path(
         tempfile.mkdtemp(prefix="serving-", dir=PEERS.parent if PEERS.parent.exists() else None)
     )
-    log(f"work directory {work}")
+    log(f"work directory {work}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results: list[Result] = []
     try:
         wanted = args.servers.split(",")
