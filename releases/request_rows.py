@@ -354,7 +354,7 @@ def _finite_number_block(
     """All features numeric, no missing values allowed and every value a finite int or float:
     the ``features x rows`` float64 block in one numpy call. None otherwise, and the column
     checks below then find (and name) what is wrong."""
-    if not features or any(_kind(f) != "numeric" or _allows_missing(f) for f in features):
+    if not _all_required_numbers(features):
         return None
     types: set[type] = set()
     for name in names:
@@ -368,6 +368,25 @@ def _finite_number_block(
     if block.ndim != 2 or not np.isfinite(block).all():
         return None
     return block
+
+
+# id(features list) -> (the list, whether every feature is a number that may not be missing).
+# A served version keeps its signature for the life of the process; holding the list keeps
+# its id from being reused by another.
+_NUMBERS_ONLY: dict[int, tuple[list[dict[str, Any]], bool]] = {}
+
+
+def _all_required_numbers(features: list[dict[str, Any]]) -> bool:
+    cached = _NUMBERS_ONLY.get(id(features))
+    if cached is not None and cached[0] is features:
+        return cached[1]
+    answer = bool(features) and not any(
+        _kind(f) != "numeric" or _allows_missing(f) for f in features
+    )
+    if len(_NUMBERS_ONLY) >= 1024:
+        _NUMBERS_ONLY.clear()
+    _NUMBERS_ONLY[id(features)] = (features, answer)
+    return answer
 
 
 def _kind(feature: dict[str, Any]) -> str:
