@@ -1,5 +1,5 @@
 """Serving benchmark: ModelGate against MLflow's scoring server and Seldon MLServer, same models,
-same machine, same load generator, one server at a time (issue 12).
+same machine, same load generator, one server loaded at a time (issue 12).
 
     .venv/bin/python bench/serving.py [--duration 10] [--warmup 2]
                                       [--servers modelgate,mlflow,mlserver]
@@ -11,13 +11,15 @@ validation in the sandbox, approval and promotion go through the project's servi
 load hits POST /api/v1/models/{name}/predict/ with a user token.
 
 The load generator is one asyncio process with keep-alive HTTP/1.1 connections (concurrency 1
-and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`; then
-ModelGate alone takes `--stress` seconds (60) of single-row requests from 32 connections, where
-the goal is zero errors. `--quick` shortens every case (3 s, 15 s sustained) for tuning runs.
-The load average is recorded before and after each server's runs: other work on the machine
-shows there, not in the ratios. It shares
-the 2 cores with the server, as a real client on the same box would; its own ceiling is printed
-(a bare socket echo) so a server cannot look faster than the client can measure.
+and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`. All
+servers start first and stay up (idle); each case then runs on every server back to back, the
+order rotating from case to case, so a change in the machine's load (other people's test runs
+on a shared box) falls on every server of a case alike instead of on whichever server had its
+turn then. Then ModelGate alone takes `--stress` seconds (60) of single-row requests from 32
+connections, where the goal is zero errors. `--quick` shortens every case (3 s, 15 s sustained)
+for tuning runs. The load average is recorded around each case. The client shares the cores
+with the servers, as a real client on the same box would; its own ceiling is printed (a bare
+socket echo) so a server cannot look faster than the client can measure.
 """
 
 from __future__ import annotations
@@ -121,6 +123,18 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+@dataclass
+class Target:
+    """One server's endpoint for one model, and how to talk to it."""
+
+    server: str
+    port: int
+    path: str
+    body: str  # key of bodies_json()
+    check: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _request_bytes(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -364,11 +378,11 @@ def client_ceiling(args: argparse.Namespace, work: Path, X: Any, columns: list[s
     return result  # fmt: skip
 
 
-def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str]) -> list[Result]:
+def start_mlflow(stack: contextlib.ExitStack[Any], work: Path) -> dict[str, Target]:
     venv = ensure_peer("mlflow")
     if isinstance(venv, str):
         log(f"MLflow skipped: {venv}")
-        return []
+        return {}
     peer_python(
         venv,
         textwrap.dedent(
@@ -384,7 +398,7 @@ def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str
         ),
         str(N_FEATURES), str(N_TRAIN), str(SEED), str(work),
     )  # fmt: skip
-    results = []
+    targets = {}
     for model in MODELS:
         port = free_port()
         env = {
@@ -396,26 +410,20 @@ def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str
         log_path = work / f"mlflow-{model}.log"
         cmd = [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(work / f"mlflow-{model}"),
                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
-        with running(cmd, env=env, cwd=work, log_path=log_path) as proc:
-            wait_ready(f"http://127.0.0.1:{port}/ping", proc, log_path)
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["dataframe_split"]
-                results.append(
-                    drive(server="MLflow", model=model, port=port, path="/invocations", body=body,
-                          headers={}, concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b.startswith(b'{"predictions"'))
-                )  # fmt: skip
-                report_line(results[-1])
-    return results
+        proc = stack.enter_context(running(cmd, env=env, cwd=work, log_path=log_path))
+        wait_ready(f"http://127.0.0.1:{port}/ping", proc, log_path)
+        targets[model] = Target(
+            server="MLflow", port=port, path="/invocations", body="dataframe_split",
+            check=lambda b: b.startswith(b'{"predictions"'),
+        )  # fmt: skip
+    return targets
 
 
-def bench_mlserver(
-    args: argparse.Namespace, work: Path, X: Any, columns: list[str]
-) -> list[Result]:
+def start_mlserver(stack: contextlib.ExitStack[Any], work: Path) -> dict[str, Target]:
     venv = ensure_peer("mlserver")
     if isinstance(venv, str):
         log(f"MLServer skipped: {venv}")
-        return []
+        return {}
     peer_python(
         venv,
         textwrap.dedent(
@@ -433,7 +441,7 @@ def bench_mlserver(
         ),
         str(N_FEATURES), str(N_TRAIN), str(SEED), str(work),
     )  # fmt: skip
-    results = []
+    targets = {}
     for model in MODELS:
         folder = work / f"mlserver-{model}"
         port = free_port()
@@ -446,18 +454,13 @@ def bench_mlserver(
         log_path = work / f"mlserver-{model}.log"
         cmd = [str(venv / "bin" / "mlserver"), "start", str(folder)]
         env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}"}
-        with running(cmd, env=env, cwd=folder, log_path=log_path) as proc:
-            wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", proc, log_path)
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["v2"]
-                results.append(
-                    drive(server="MLServer", model=model, port=port,
-                          path=f"/v2/models/{model}/infer", body=body, headers={},
-                          concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b'"outputs"' in b)
-                )  # fmt: skip
-                report_line(results[-1])
-    return results
+        proc = stack.enter_context(running(cmd, env=env, cwd=folder, log_path=log_path))
+        wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", proc, log_path)
+        targets[model] = Target(
+            server="MLServer", port=port, path=f"/v2/models/{model}/infer", body="v2",
+            check=lambda b: b'"outputs"' in b,
+        )  # fmt: skip
+    return targets
 
 
 SETUP_MODELGATE = """
@@ -505,9 +508,13 @@ print(json.dumps(out))
 """
 
 
-def bench_modelgate(
-    args: argparse.Namespace, work: Path, X: Any, columns: list[str]
-) -> list[Result]:
+def start_modelgate(
+    stack: contextlib.ExitStack[Any],
+    args: argparse.Namespace,
+    work: Path,
+    X: Any,
+    columns: list[str],
+) -> dict[str, Target]:
     root = Path(args.modelgate_root).resolve()
     var = work / "modelgate-var"
     var.mkdir(exist_ok=True)
@@ -528,13 +535,12 @@ def bench_modelgate(
     )  # fmt: skip
     if done.returncode != 0:
         log(f"ModelGate skipped: setting it up failed:\n{done.stderr[-3000:]}")
-        return []
+        return {}
     setup = json.loads(done.stdout.strip().splitlines()[-1])
     for model in MODELS:
         evidence = setup[model]["evidence"] or {}
         RUNTIMES[model] = f"{setup[model]['runtime']} ({evidence.get('reason', '')})"
         log(f"ModelGate {model}: serving runtime {RUNTIMES[model]}")
-    results = []
     port = free_port()
     log_path = work / "modelgate-gunicorn.log"
     cmd = [str(root / ".venv" / "bin" / "gunicorn"), "webapp.wsgi:application",
@@ -548,45 +554,70 @@ def bench_modelgate(
         cmd += ["--threads", str(args.threads)]
     log(f"ModelGate: {' '.join(cmd[1:])}")
     headers = {"Authorization": f"Token {setup['token']}"}
-    with running(cmd, env=env, cwd=root, log_path=log_path) as proc:
-        wait_ready(f"http://127.0.0.1:{port}/healthz", proc, log_path)
-        probe = bodies_json(1, columns, X)["instances"]
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/models/forest/predict/",
-            data=probe, headers={"Content-Type": "application/json", **headers}, method="POST",
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                log(
-                    "ModelGate skipped: POST /api/v1/models/{name}/predict/ answers 404 here: "
-                    "the serving endpoint (issue 12, helper S1) is not in this checkout yet."
-                )
-                return []
-            log(f"ModelGate probe failed: HTTP {exc.code} {exc.read()[:500]!r}")
-        for model in MODELS:
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["instances"]
+    proc = stack.enter_context(running(cmd, env=env, cwd=root, log_path=log_path))
+    wait_ready(f"http://127.0.0.1:{port}/healthz", proc, log_path)
+    probe = bodies_json(1, columns, X)["instances"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/models/forest/predict/",
+        data=probe, headers={"Content-Type": "application/json", **headers}, method="POST",
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            log(
+                "ModelGate skipped: POST /api/v1/models/{name}/predict/ answers 404 here: "
+                "the serving endpoint (issue 12) is not in this checkout yet."
+            )
+            return {}
+        log(f"ModelGate probe failed: HTTP {exc.code} {exc.read()[:500]!r}")
+    return {
+        model: Target(
+            server="ModelGate", port=port, path=f"/api/v1/models/{model}/predict/",
+            body="instances", headers=headers, check=lambda b: b'"predictions"' in b,
+        )
+        for model in MODELS
+    }  # fmt: skip
+
+
+def run_cases(
+    args: argparse.Namespace, servers: list[dict[str, Target]], X: Any, columns: list[str]
+) -> list[Result]:
+    """Every case on every server back to back (the order rotating from case to case), so a
+    change in the machine's load lands on all servers of a case alike, not on whichever
+    server happened to run during it."""
+    results = []
+    turn = 0
+    for model in MODELS:
+        for concurrency, rows in CASES:
+            bodies = bodies_json(rows, columns, X)
+            order = servers[turn % len(servers) :] + servers[: turn % len(servers)]
+            turn += 1
+            for targets in order:
+                target = targets.get(model)
+                if target is None:
+                    continue
                 results.append(
-                    drive(server="ModelGate", model=model, port=port,
-                          path=f"/api/v1/models/{model}/predict/", body=body, headers=headers,
+                    drive(server=target.server, model=model, port=target.port,
+                          path=target.path, body=bodies[target.body], headers=target.headers,
                           concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b'"predictions"' in b)
+                          warmup=args.warmup, check=target.check)
                 )  # fmt: skip
                 report_line(results[-1])
-        if args.stress:
-            concurrency, rows = STRESS
-            log(f"ModelGate: {args.stress:.0f} s at concurrency {concurrency} (zero errors?) ...")
-            results.append(
-                drive(server="ModelGate", model="forest", port=port,
-                      path="/api/v1/models/forest/predict/",
-                      body=bodies_json(rows, columns, X)["instances"], headers=headers,
-                      concurrency=concurrency, rows=rows, duration=args.stress,
-                      warmup=args.warmup, check=lambda b: b'"predictions"' in b)
-            )  # fmt: skip
-            report_line(results[-1])
+    modelgate = next(
+        (t["forest"] for t in servers if t and t["forest"].server == "ModelGate"), None
+    )
+    if args.stress and modelgate is not None:
+        concurrency, rows = STRESS
+        log(f"ModelGate: {args.stress:.0f} s at concurrency {concurrency} (zero errors?) ...")
+        results.append(
+            drive(server="ModelGate", model="forest", port=modelgate.port, path=modelgate.path,
+                  body=bodies_json(rows, columns, X)["instances"], headers=modelgate.headers,
+                  concurrency=concurrency, rows=rows, duration=args.stress,
+                  warmup=args.warmup, check=modelgate.check)
+        )  # fmt: skip
+        report_line(results[-1])
     return results
 
 
@@ -811,15 +842,19 @@ def main() -> None:
     results: list[Result] = []
     try:
         wanted = args.servers.split(",")
-        if "modelgate" in wanted:
-            results += bench_modelgate(args, work, X, columns)
-        if "mlflow" in wanted:
-            results += bench_mlflow(args, work, X, columns)
-        if "mlserver" in wanted:
-            try:
-                results += bench_mlserver(args, work, X, columns)
-            except RuntimeError as exc:
-                log(f"MLServer failed: {exc}")
+        with contextlib.ExitStack() as stack:
+            # All servers up at once (idle ones cost nothing), then each case on each in turn.
+            servers: list[dict[str, Target]] = []
+            if "modelgate" in wanted:
+                servers.append(start_modelgate(stack, args, work, X, columns))
+            if "mlflow" in wanted:
+                servers.append(start_mlflow(stack, work))
+            if "mlserver" in wanted:
+                try:
+                    servers.append(start_mlserver(stack, work))
+                except RuntimeError as exc:
+                    log(f"MLServer failed: {exc}")
+            results = run_cases(args, [s for s in servers if s], X, columns)
         floor = floors()
         ceiling = client_ceiling(args, work, X, columns)
     finally:
