@@ -858,6 +858,13 @@ def main() -> None:
         floor = floors()
         ceiling = client_ceiling(args, work, X, columns)
     finally:
+        if any(r.errors for r in results) and not args.keep:
+            # The servers' logs hold the tracebacks: keep them past the work directory.
+            kept = ROOT / "var" / "bench-logs" / work.name
+            kept.mkdir(parents=True, exist_ok=True)
+            for server_log in work.glob("*.log"):
+                shutil.copy(server_log, kept / server_log.name)
+            log(f"errors: the servers' logs are in {kept}")
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print_table(results, floor)
