@@ -1,11 +1,27 @@
 """gunicorn settings for ModelGate (read from the working directory: `gunicorn webapp.wsgi`).
 
 Serving is CPU work under the GIL: a process scores one request at a time whatever its thread
-count, so throughput comes from worker processes, one or two per core. Threads (gthread) keep a
-worker answering cheap requests (health, cached 4xx) while another thread scores, and let a slow
-upload on the registry side not block the process. Worker and thread counts have not been
-compared on a quiet machine yet (bench/serving.py is where that belongs); 2 workers x 4 threads
-is what the serving tests and the first local load runs used.
+count, so throughput comes from worker processes. Threads (gthread, which also keeps HTTP/1.1
+connections alive) let a worker take the next request while its prediction-log thread writes,
+and keep a slow upload on the registry side from blocking the process.
+
+Chosen by measurement (bench/serving.py --quick, ModelGate only, 2 cores shared with the load
+generator and with other engineers' test runs: load average 5 to 9, so figures moved by +-50%
+between identical runs). req/s, 100-tree forest served by ONNX Runtime, 8 connections:
+
+    workers x threads   1 row   100 rows  | logistic 1 row  100 rows | 32 connections, 1 row
+    2 x 1                1067        86   |           743       312  |   968, 0 errors
+    2 x 4           1863/1811   250/222   |     1145/998   535/448  |  1296, 0 errors
+    2 x 8                1838       184   |          1166       427  |
+    3 x 2                1935       219   |          1880       386  |  1067, 0 errors
+    4 x 1                1307       190   |          1340       143  |  1182, 0 errors
+    4 x 4           3156/1111   380/280   |    1167/1116    92/387  |  1264, 0 errors
+
+One thread per worker is clearly worse (the log writer and the request take turns); past that,
+2, 3 or 4 workers with 4 threads differ less than the noise. The default stays 2 workers per
+core (at most 8) with 4 threads: never measurably worse, the best single figure, and a spare
+process per core when one is busy writing its log. The final comparison with MLflow and
+MLServer is in README.md (Benchmarks).
 
 Environment overrides: MODELGATE_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers, default
 2 x cores, at most 8), MODELGATE_THREADS (4), MODELGATE_TIMEOUT (300: model uploads are

@@ -1,5 +1,5 @@
 """Serving benchmark: ModelGate against MLflow's scoring server and Seldon MLServer, same models,
-same machine, same load generator, one server at a time (issue 12).
+same machine, same load generator, one server loaded at a time (issue 12).
 
     .venv/bin/python bench/serving.py [--duration 10] [--warmup 2]
                                       [--servers modelgate,mlflow,mlserver]
@@ -11,9 +11,15 @@ validation in the sandbox, approval and promotion go through the project's servi
 load hits POST /api/v1/models/{name}/predict/ with a user token.
 
 The load generator is one asyncio process with keep-alive HTTP/1.1 connections (concurrency 1
-and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`. It shares
-the 2 cores with the server, as a real client on the same box would; its own ceiling is printed
-(a bare socket echo) so a server cannot look faster than the client can measure.
+and 8), single-row and 100-row bodies, `--duration` seconds per case after `--warmup`. All
+servers start first and stay up (idle); each case then runs on every server back to back, the
+order rotating from case to case, so a change in the machine's load (other people's test runs
+on a shared box) falls on every server of a case alike instead of on whichever server had its
+turn then. Then ModelGate alone takes `--stress` seconds (60) of single-row requests from 32
+connections, where the goal is zero errors. `--quick` shortens every case (3 s, 15 s sustained)
+for tuning runs. The load average is recorded around each case. The client shares the cores
+with the servers, as a real client on the same box would; its own ceiling is printed (a bare
+socket echo) so a server cannot look faster than the client can measure.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ N_TRAIN = 5000
 SEED = 0
 MODELS = {"forest": "100-tree random forest", "logistic": "logistic regression"}
 CASES = [(1, 1), (8, 1), (1, 100), (8, 100)]  # (concurrency, rows per request)
+# The sustained case: ModelGate only (the goal is zero errors), forest, one row per request.
+STRESS = (32, 1)
+RUNTIMES: dict[str, str] = {}  # what serves each model in ModelGate, as validation decided
 
 TRAIN_SCRIPT = textwrap.dedent(
     """
@@ -103,6 +112,7 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     first_error: str = ""
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
     @property
     def throughput(self) -> float:
@@ -113,6 +123,18 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+@dataclass
+class Target:
+    """One server's endpoint for one model, and how to talk to it."""
+
+    server: str
+    port: int
+    path: str
+    body: str  # key of bodies_json()
+    check: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _request_bytes(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -187,6 +209,7 @@ def drive(
     check: Any,
 ) -> Result:
     result = Result(server=server, model=model, concurrency=concurrency, rows=rows)
+    load_before = os.getloadavg()[0]
     request = _request_bytes(port, path, body, {"Content-Type": "application/json", **headers})
 
     async def main() -> None:
@@ -198,6 +221,7 @@ def drive(
 
     asyncio.run(main())
     result.seconds = duration
+    result.load = (load_before, os.getloadavg()[0])
     return result
 
 
@@ -354,11 +378,11 @@ def client_ceiling(args: argparse.Namespace, work: Path, X: Any, columns: list[s
     return result  # fmt: skip
 
 
-def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str]) -> list[Result]:
+def start_mlflow(stack: contextlib.ExitStack[Any], work: Path) -> dict[str, Target]:
     venv = ensure_peer("mlflow")
     if isinstance(venv, str):
         log(f"MLflow skipped: {venv}")
-        return []
+        return {}
     peer_python(
         venv,
         textwrap.dedent(
@@ -374,7 +398,7 @@ def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str
         ),
         str(N_FEATURES), str(N_TRAIN), str(SEED), str(work),
     )  # fmt: skip
-    results = []
+    targets = {}
     for model in MODELS:
         port = free_port()
         env = {
@@ -386,26 +410,20 @@ def bench_mlflow(args: argparse.Namespace, work: Path, X: Any, columns: list[str
         log_path = work / f"mlflow-{model}.log"
         cmd = [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(work / f"mlflow-{model}"),
                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
-        with running(cmd, env=env, cwd=work, log_path=log_path) as proc:
-            wait_ready(f"http://127.0.0.1:{port}/ping", proc, log_path)
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["dataframe_split"]
-                results.append(
-                    drive(server="MLflow", model=model, port=port, path="/invocations", body=body,
-                          headers={}, concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b.startswith(b'{"predictions"'))
-                )  # fmt: skip
-                report_line(results[-1])
-    return results
+        proc = stack.enter_context(running(cmd, env=env, cwd=work, log_path=log_path))
+        wait_ready(f"http://127.0.0.1:{port}/ping", proc, log_path)
+        targets[model] = Target(
+            server="MLflow", port=port, path="/invocations", body="dataframe_split",
+            check=lambda b: b.startswith(b'{"predictions"'),
+        )  # fmt: skip
+    return targets
 
 
-def bench_mlserver(
-    args: argparse.Namespace, work: Path, X: Any, columns: list[str]
-) -> list[Result]:
+def start_mlserver(stack: contextlib.ExitStack[Any], work: Path) -> dict[str, Target]:
     venv = ensure_peer("mlserver")
     if isinstance(venv, str):
         log(f"MLServer skipped: {venv}")
-        return []
+        return {}
     peer_python(
         venv,
         textwrap.dedent(
@@ -423,7 +441,7 @@ def bench_mlserver(
         ),
         str(N_FEATURES), str(N_TRAIN), str(SEED), str(work),
     )  # fmt: skip
-    results = []
+    targets = {}
     for model in MODELS:
         folder = work / f"mlserver-{model}"
         port = free_port()
@@ -436,18 +454,13 @@ def bench_mlserver(
         log_path = work / f"mlserver-{model}.log"
         cmd = [str(venv / "bin" / "mlserver"), "start", str(folder)]
         env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}"}
-        with running(cmd, env=env, cwd=folder, log_path=log_path) as proc:
-            wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", proc, log_path)
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["v2"]
-                results.append(
-                    drive(server="MLServer", model=model, port=port,
-                          path=f"/v2/models/{model}/infer", body=body, headers={},
-                          concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b'"outputs"' in b)
-                )  # fmt: skip
-                report_line(results[-1])
-    return results
+        proc = stack.enter_context(running(cmd, env=env, cwd=folder, log_path=log_path))
+        wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", proc, log_path)
+        targets[model] = Target(
+            server="MLServer", port=port, path=f"/v2/models/{model}/infer", body="v2",
+            check=lambda b: b'"outputs"' in b,
+        )  # fmt: skip
+    return targets
 
 
 SETUP_MODELGATE = """
@@ -496,9 +509,13 @@ print(json.dumps(out))
 """
 
 
-def bench_modelgate(
-    args: argparse.Namespace, work: Path, X: Any, columns: list[str]
-) -> list[Result]:
+def start_modelgate(
+    stack: contextlib.ExitStack[Any],
+    args: argparse.Namespace,
+    work: Path,
+    X: Any,
+    columns: list[str],
+) -> dict[str, Target]:
     root = Path(args.modelgate_root).resolve()
     var = work / "modelgate-var"
     var.mkdir(exist_ok=True)
@@ -519,13 +536,12 @@ def bench_modelgate(
     )  # fmt: skip
     if done.returncode != 0:
         log(f"ModelGate skipped: setting it up failed:\n{done.stderr[-3000:]}")
-        return []
+        return {}
     setup = json.loads(done.stdout.strip().splitlines()[-1])
     for model in MODELS:
         evidence = setup[model]["evidence"] or {}
-        log(f"ModelGate {model}: serving runtime {setup[model]['runtime']} "
-            f"({evidence.get('reason', '')})")  # fmt: skip
-    results = []
+        RUNTIMES[model] = f"{setup[model]['runtime']} ({evidence.get('reason', '')})"
+        log(f"ModelGate {model}: serving runtime {RUNTIMES[model]}")
     port = free_port()
     log_path = work / "modelgate-gunicorn.log"
     cmd = [str(root / ".venv" / "bin" / "gunicorn"), "webapp.wsgi:application",
@@ -539,34 +555,70 @@ def bench_modelgate(
         cmd += ["--threads", str(args.threads)]
     log(f"ModelGate: {' '.join(cmd[1:])}")
     headers = {"Authorization": f"Token {setup['token']}"}
-    with running(cmd, env=env, cwd=root, log_path=log_path) as proc:
-        wait_ready(f"http://127.0.0.1:{port}/healthz", proc, log_path)
-        probe = bodies_json(1, columns, X)["instances"]
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/models/forest/predict/",
-            data=probe, headers={"Content-Type": "application/json", **headers}, method="POST",
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                log(
-                    "ModelGate skipped: POST /api/v1/models/{name}/predict/ answers 404 here: "
-                    "the serving endpoint (issue 12, helper S1) is not in this checkout yet."
-                )
-                return []
-            log(f"ModelGate probe failed: HTTP {exc.code} {exc.read()[:500]!r}")
-        for model in MODELS:
-            for concurrency, rows in CASES:
-                body = bodies_json(rows, columns, X)["instances"]
+    proc = stack.enter_context(running(cmd, env=env, cwd=root, log_path=log_path))
+    wait_ready(f"http://127.0.0.1:{port}/healthz", proc, log_path)
+    probe = bodies_json(1, columns, X)["instances"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/models/forest/predict/",
+        data=probe, headers={"Content-Type": "application/json", **headers}, method="POST",
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            log(
+                "ModelGate skipped: POST /api/v1/models/{name}/predict/ answers 404 here: "
+                "the serving endpoint (issue 12) is not in this checkout yet."
+            )
+            return {}
+        log(f"ModelGate probe failed: HTTP {exc.code} {exc.read()[:500]!r}")
+    return {
+        model: Target(
+            server="ModelGate", port=port, path=f"/api/v1/models/{model}/predict/",
+            body="instances", headers=headers, check=lambda b: b'"predictions"' in b,
+        )
+        for model in MODELS
+    }  # fmt: skip
+
+
+def run_cases(
+    args: argparse.Namespace, servers: list[dict[str, Target]], X: Any, columns: list[str]
+) -> list[Result]:
+    """Every case on every server back to back (the order rotating from case to case), so a
+    change in the machine's load lands on all servers of a case alike, not on whichever
+    server happened to run during it."""
+    results = []
+    turn = 0
+    for model in MODELS:
+        for concurrency, rows in CASES:
+            bodies = bodies_json(rows, columns, X)
+            order = servers[turn % len(servers) :] + servers[: turn % len(servers)]
+            turn += 1
+            for targets in order:
+                target = targets.get(model)
+                if target is None:
+                    continue
                 results.append(
-                    drive(server="ModelGate", model=model, port=port,
-                          path=f"/api/v1/models/{model}/predict/", body=body, headers=headers,
+                    drive(server=target.server, model=model, port=target.port,
+                          path=target.path, body=bodies[target.body], headers=target.headers,
                           concurrency=concurrency, rows=rows, duration=args.duration,
-                          warmup=args.warmup, check=lambda b: b'"predictions"' in b)
+                          warmup=args.warmup, check=target.check)
                 )  # fmt: skip
                 report_line(results[-1])
+    modelgate = next(
+        (t["forest"] for t in servers if t and t["forest"].server == "ModelGate"), None
+    )
+    if args.stress and modelgate is not None:
+        concurrency, rows = STRESS
+        log(f"ModelGate: {args.stress:.0f} s at concurrency {concurrency} (zero errors?) ...")
+        results.append(
+            drive(server="ModelGate", model="forest", port=modelgate.port, path=modelgate.path,
+                  body=bodies_json(rows, columns, X)["instances"], headers=modelgate.headers,
+                  concurrency=concurrency, rows=rows, duration=args.stress,
+                  warmup=args.warmup, check=modelgate.check)
+        )  # fmt: skip
+        report_line(results[-1])
     return results
 
 
@@ -638,7 +690,8 @@ def best_ms(call: Any, repeat: int = 30) -> float:
 def report_line(r: Result) -> None:
     log(f"  {r.server:9s} {r.model:8s} c={r.concurrency} rows={r.rows:<3d} "
         f"p50 {r.pct(0.5):7.2f} ms  p99 {r.pct(0.99):7.2f} ms  {r.throughput:8.1f} req/s  "
-        f"errors {r.errors}{'  first: ' + r.first_error if r.first_error else ''}")  # fmt: skip
+        f"errors {r.errors}  load {r.load[0]:.2f}->{r.load[1]:.2f}"
+        f"{'  first: ' + r.first_error if r.first_error else ''}")  # fmt: skip
 
 
 def print_table(results: list[Result], floor: dict[tuple[str, int], dict[str, float]]) -> None:
@@ -680,12 +733,71 @@ def print_table(results: list[Result], floor: dict[tuple[str, int], dict[str, fl
                         ratio = mg.throughput / peer.throughput
                         line += f"| {ratio:8.1f}x {mg.pct(0.5) / peer.pct(0.5):5.2f} "
             print(line)
+    for model, runtime in RUNTIMES.items():
+        # A conversion that failed (or was refused) means scikit-learn serves: not comparable.
+        print(f"ModelGate {model} served by {runtime}")
+    stress = by_key.get(("ModelGate", "forest", *STRESS))
+    if stress is not None:
+        print(f"ModelGate forest, {STRESS[0]} connections, {STRESS[1]} row, "
+              f"{stress.seconds:.0f} s: "
+              f"{len(stress.latencies)} answered, {stress.throughput:.1f} req/s, p50 "
+              f"{stress.pct(0.5):.2f} ms, p99 {stress.pct(0.99):.2f} ms, errors {stress.errors}"
+              + (f" (first: {stress.first_error})" if stress.first_error else ""))  # fmt: skip
+    print()
+    for s in servers:
+        loads = [r.load for r in results if r.server == s]
+        print(f"Load average (1 min) while {s} ran: {min(min(pair) for pair in loads):.2f} to "
+              f"{max(max(pair) for pair in loads):.2f}")  # fmt: skip
+    print_goals(by_key, stress)
     print()
     print("In-process floor (median per call, one process, no HTTP):")
     for (model, rows), f in sorted(floor.items()):
         onnx = f"{f['onnx_ms']:.3f} ms" if "onnx_ms" in f else "not compiled"
         print(f"  {model:9s} rows={rows:<3d} scikit-learn predict_proba {f['sklearn_ms']:.3f} ms "
               f"(numpy input {f['sklearn_numpy_ms']:.3f} ms), ONNX Runtime {onnx}")  # fmt: skip
+
+
+def print_goals(by_key: dict[Any, Result], stress: Result | None) -> None:
+    """Issue 12's goals, each as measured / needed."""
+
+    def ratio(model: str, concurrency: int, rows: int, peer: str, what: str) -> float | None:
+        mg = by_key.get(("ModelGate", model, concurrency, rows))
+        other = by_key.get((peer, model, concurrency, rows))
+        if mg is None or other is None or not other.latencies or not mg.latencies:
+            return None
+        if what == "throughput":
+            return mg.throughput / other.throughput if other.throughput else None
+        return mg.pct(0.5) / other.pct(0.5)
+
+    goals = [
+        ("forest 1 row c=8 throughput vs MLflow", ratio("forest", 8, 1, "MLflow", "throughput"),
+         ">=", 20.0),
+        ("forest 1 row c=8 throughput vs MLServer",
+         ratio("forest", 8, 1, "MLServer", "throughput"), ">=", 5.0),
+        ("logistic 1 row c=8 throughput vs MLServer",
+         ratio("logistic", 8, 1, "MLServer", "throughput"), ">=", 1.0),
+        ("forest 100 rows c=8 throughput vs MLflow",
+         ratio("forest", 8, 100, "MLflow", "throughput"), ">=", 5.0),
+        ("logistic 100 rows c=8 throughput vs MLflow",
+         ratio("logistic", 8, 100, "MLflow", "throughput"), ">=", 5.0),
+        ("forest 1 row c=1 p50 vs MLflow", ratio("forest", 1, 1, "MLflow", "p50"), "<=", 0.1),
+        ("logistic 1 row c=1 p50 vs MLflow", ratio("logistic", 1, 1, "MLflow", "p50"), "<=",
+         0.1),
+    ]  # fmt: skip
+    print()
+    print("Goals (issue 12), ModelGate / peer in this run:")
+    for label, value, op, needed in goals:
+        if value is None:
+            print(f"  {label:44s} not measured")
+            continue
+        met = value >= needed if op == ">=" else value <= needed
+        print(f"  {label:44s} {value:7.2f}x  (goal {op} {needed:g}x)  {'met' if met else 'MISSED'}")
+    if stress is not None:
+        verdict = "met" if stress.errors == 0 and stress.latencies else "MISSED"
+        print(
+            f"  {'zero errors, c=32 for ' + format(stress.seconds, '.0f') + ' s':44s} "
+            f"{stress.errors:7d}   (goal 0)        {verdict}"
+        )
 
 
 def main() -> None:
@@ -706,7 +818,15 @@ def main() -> None:
         help="the ModelGate checkout to serve (default: this)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--stress", type=float, default=60.0, help="seconds of the c=32 run (0: skip it)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 s per case, 1 s warm-up, 15 s sustained"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.stress = 3.0, 1.0, min(args.stress, 15.0)
 
     import numpy as np
 
@@ -719,22 +839,33 @@ def main() -> None:
     work = Path(
         tempfile.mkdtemp(prefix="serving-", dir=PEERS.parent if PEERS.parent.exists() else None)
     )
-    log(f"work directory {work}")
+    log(f"work directory {work}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results: list[Result] = []
     try:
         wanted = args.servers.split(",")
-        if "modelgate" in wanted:
-            results += bench_modelgate(args, work, X, columns)
-        if "mlflow" in wanted:
-            results += bench_mlflow(args, work, X, columns)
-        if "mlserver" in wanted:
-            try:
-                results += bench_mlserver(args, work, X, columns)
-            except RuntimeError as exc:
-                log(f"MLServer failed: {exc}")
+        with contextlib.ExitStack() as stack:
+            # All servers up at once (idle ones cost nothing), then each case on each in turn.
+            servers: list[dict[str, Target]] = []
+            if "modelgate" in wanted:
+                servers.append(start_modelgate(stack, args, work, X, columns))
+            if "mlflow" in wanted:
+                servers.append(start_mlflow(stack, work))
+            if "mlserver" in wanted:
+                try:
+                    servers.append(start_mlserver(stack, work))
+                except RuntimeError as exc:
+                    log(f"MLServer failed: {exc}")
+            results = run_cases(args, [s for s in servers if s], X, columns)
         floor = floors()
         ceiling = client_ceiling(args, work, X, columns)
     finally:
+        if any(r.errors for r in results) and not args.keep:
+            # The servers' logs hold the tracebacks: keep them past the work directory.
+            kept = ROOT / "var" / "bench-logs" / work.name
+            kept.mkdir(parents=True, exist_ok=True)
+            for server_log in work.glob("*.log"):
+                shutil.copy(server_log, kept / server_log.name)
+            log(f"errors: the servers' logs are in {kept}")
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print_table(results, floor)

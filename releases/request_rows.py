@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,12 @@ def rows_from_body(body: Any, *, signature: dict[str, Any], max_rows: int) -> pd
     checked against the signature. Accepts ``{"instances": [{feature: value}, ...]}``,
     ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`` and
     ``{"dataframe_records": [{feature: value}, ...]}``."""
+    return checked_rows_from_body(body, signature=signature, max_rows=max_rows).frame()
+
+
+def checked_rows_from_body(body: Any, *, signature: dict[str, Any], max_rows: int) -> Rows:
+    """``rows_from_body`` without the DataFrame: the serving hot path feeds the model (and the
+    prediction log) from the checked columns directly."""
     if not isinstance(body, dict):
         raise InvalidInput(
             "The body must be a JSON object with one of: " + ", ".join(BODY_FORMATS) + ".",
@@ -111,11 +118,11 @@ def rows_from_body(body: Any, *, signature: dict[str, Any], max_rows: int) -> pd
     names = feature_names(signature)
     if key == "dataframe_split":
         columns, sent = _split_columns(body[key], names=names, max_rows=max_rows)
-        return frame_from_columns(
+        return rows_from_columns(
             columns, signature=signature, where=lambda row, name: _split_where(row, name, sent)
         )
     columns = _record_columns(body[key], key=key, names=names, max_rows=max_rows)
-    return frame_from_columns(
+    return rows_from_columns(
         columns, signature=signature, where=lambda row, name: f"{key}[{row}].{name}"
     )
 
@@ -142,14 +149,23 @@ def _check_batch_size(count: int, *, field: str, max_rows: int) -> None:
 
 def _record_columns(
     rows: Any, *, key: str, names: list[str], max_rows: int
-) -> dict[str, list[Any]]:
+) -> dict[str, Sequence[Any]]:
     if not isinstance(rows, list):
         raise InvalidInput(
             f"{key} must be a list of objects, one per row ({{feature: value}}).", field=key
         )
     _check_batch_size(len(rows), field=key, max_rows=max_rows)
+    getter = _getter(names)
+    if set(map(type, rows)) == {dict} and set(map(len, rows)) == {len(names)}:
+        # Objects with as many keys as there are features: if each has every feature, each
+        # has exactly the features; pick them in signature order and transpose in C.
+        try:
+            values = list(map(getter, rows))
+        except KeyError:
+            pass  # the loop below names the row
+        else:
+            return dict(zip(names, zip(*values, strict=True), strict=True))
     expected = set(names)
-    columns: dict[str, list[Any]] = {name: [] for name in names}
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise InvalidInput(
@@ -158,9 +174,15 @@ def _record_columns(
             )
         if row.keys() != expected:
             _refuse_keys(row.keys(), expected, names, where=f"{key}[{i}]", row=i)
-        for name in names:
-            columns[name].append(row[name])
-    return columns
+    values = list(map(getter, rows))
+    return dict(zip(names, zip(*values, strict=True), strict=True))
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 def _refuse_keys(got: Any, expected: set[str], names: list[str], *, where: str, row: int) -> None:
@@ -185,7 +207,7 @@ def _refuse_keys(got: Any, expected: set[str], names: list[str], *, where: str, 
 
 def _split_columns(
     split: Any, *, names: list[str], max_rows: int
-) -> tuple[dict[str, list[Any]], list[str]]:
+) -> tuple[dict[str, Sequence[Any]], list[str]]:
     if not isinstance(split, dict) or "data" not in split or "columns" not in split:
         raise InvalidInput(
             'dataframe_split must be an object {"columns": [...], "data": [[...], ...]}.',
@@ -241,8 +263,52 @@ def _split_columns(
                 field=f"dataframe_split.data[{i}]",
             )
     transposed = list(zip(*data, strict=True))
-    by_name = {name: list(transposed[j]) for j, name in enumerate(columns)}
+    by_name = dict(zip(columns, transposed, strict=True))
     return {name: by_name[name] for name in names}, columns
+
+
+class Rows:
+    """Checked rows in signature order, column by column: what serving feeds a model from
+    without building a DataFrame per request (``frame()`` builds it for those that want one).
+
+    ``block`` is set when every feature is a finite float: one ``features x rows`` float64
+    array, so a compiled model's inputs are slices of it."""
+
+    __slots__ = ("_frame", "block", "columns", "count", "names")
+
+    def __init__(
+        self, names: list[str], columns: dict[str, np.ndarray], *, block: np.ndarray | None = None
+    ) -> None:
+        self.names = names
+        self.columns = columns
+        self.block = block
+        self.count = len(next(iter(columns.values()))) if columns else 0
+        self._frame: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            if self.block is not None:
+                # One float block: far cheaper for pandas (and then scikit-learn) than column
+                # by column.
+                self._frame = pd.DataFrame(self.block.T, columns=self.names)
+            else:
+                self._frame = pd.DataFrame(self.columns, columns=self.names)
+        return self._frame
+
+    def records(self) -> list[dict[str, Any]]:
+        """One ``{feature: value}`` per row, JSON-ready (NaN as None), for the prediction log."""
+        if self.block is not None:  # finite by construction
+            return [dict(zip(self.names, row, strict=True)) for row in self.block.T.tolist()]
+        columns = [
+            [None if v != v else v for v in values.tolist()]  # NaN -> null (JSON)
+            if values.dtype.kind == "f"
+            else values.tolist()
+            for values in self.columns.values()
+        ]
+        return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def frame_from_columns(
@@ -254,18 +320,73 @@ def frame_from_columns(
     """Check each column against its feature in the signature and build the DataFrame.
 
     ``where(row, name)`` names a cell in the caller's terms for error messages."""
-    data: dict[str, Any] = {}
-    for feature in signature.get("features") or []:
-        name = str(feature["name"])
+    return rows_from_columns(columns, signature=signature, where=where).frame()
+
+
+def rows_from_columns(
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    signature: dict[str, Any],
+    where: Callable[[int, str], str],
+) -> Rows:
+    """``frame_from_columns`` without the DataFrame."""
+    features = signature.get("features") or []
+    names = [str(f["name"]) for f in features]
+    block = _finite_number_block(columns, features=features, names=names)
+    if block is not None:
+        return Rows(names, dict(zip(names, block, strict=True)), block=block)
+    data: dict[str, np.ndarray] = {}
+    for feature, name in zip(features, names, strict=True):
         values = columns[name]
         if _kind(feature) == "numeric":
             data[name] = _numeric_column(values, feature=feature, name=name, where=where)
         else:
             data[name] = _categorical_column(values, feature=feature, name=name, where=where)
-    if data and all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in data.values()):
-        # One float block: far cheaper for pandas (and then scikit-learn) than column by column.
-        return pd.DataFrame(np.column_stack(list(data.values())), columns=list(data))
-    return pd.DataFrame(data, columns=list(data))
+    if data and all(v.dtype == np.float64 for v in data.values()):
+        block = np.stack(list(data.values()))
+        return Rows(names, dict(zip(names, block, strict=True)), block=block)
+    return Rows(names, data)
+
+
+def _finite_number_block(
+    columns: Mapping[str, Sequence[Any]], *, features: list[dict[str, Any]], names: list[str]
+) -> np.ndarray | None:
+    """All features numeric, no missing values allowed and every value a finite int or float:
+    the ``features x rows`` float64 block in one numpy call. None otherwise, and the column
+    checks below then find (and name) what is wrong."""
+    if not _all_required_numbers(features):
+        return None
+    types: set[type] = set()
+    for name in names:
+        types.update(map(type, columns[name]))
+    if not types <= _NUMBER_TYPES:
+        return None
+    try:
+        block = np.array([columns[name] for name in names], dtype=np.float64)
+    except (OverflowError, ValueError):
+        return None
+    if block.ndim != 2 or not np.isfinite(block).all():
+        return None
+    return block
+
+
+# id(features list) -> (the list, whether every feature is a number that may not be missing).
+# A served version keeps its signature for the life of the process; holding the list keeps
+# its id from being reused by another.
+_NUMBERS_ONLY: dict[int, tuple[list[dict[str, Any]], bool]] = {}
+
+
+def _all_required_numbers(features: list[dict[str, Any]]) -> bool:
+    cached = _NUMBERS_ONLY.get(id(features))
+    if cached is not None and cached[0] is features:
+        return cached[1]
+    answer = bool(features) and not any(
+        _kind(f) != "numeric" or _allows_missing(f) for f in features
+    )
+    if len(_NUMBERS_ONLY) >= 1024:
+        _NUMBERS_ONLY.clear()
+    _NUMBERS_ONLY[id(features)] = (features, answer)
+    return answer
 
 
 def _kind(feature: dict[str, Any]) -> str:

@@ -23,12 +23,19 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections
+from django.db.models import Field
+
+from releases.request_rows import Rows
+
+if TYPE_CHECKING:
+    from scoring.relabel_routing import Logged
 
 logger = logging.getLogger("modelgate.prediction_log")
 
@@ -42,7 +49,7 @@ class Entry:
     registered_model_id: int
     model_version_id: int
     stage: str
-    frame: pd.DataFrame
+    frame: Rows | pd.DataFrame  # the checked inputs (Rows on the predict path)
     predictions: list[Any]
     probabilities: np.ndarray | None
     confidence: np.ndarray | None
@@ -182,42 +189,93 @@ class PredictionLog:
             close_old_connections()
 
 
-def _write(entries: list[Entry]) -> int:
-    from scoring.models import Prediction
+# Columns of scoring.models.Prediction the writer fills, in INSERT order.
+_COLUMNS = (
+    "id", "request_id", "registered_model_id", "model_version_id", "stage", "inputs",
+    "prediction", "probabilities", "confidence", "latency_ms", "caller", "user_id",
+    "app_token_id", "created_at",
+)  # fmt: skip
 
-    rows: list[Prediction] = []
+
+def _write(entries: list[Entry]) -> int:
+    """Insert the entries' rows with one ``executemany`` per 1,000 rows.
+
+    Not ``bulk_create``: building a ``Prediction`` per row and letting the SQL compiler
+    prepare each of its fields cost about 100 us a row (measured: 11 ms for a 100-row request,
+    three times the request itself), CPU this thread takes from the requests of its process.
+    Values a request shares are prepared once by the fields themselves; per row only the id
+    and the JSON columns (orjson) are."""
+    from django.db import connections, router, transaction
+
+    from scoring.models import Prediction
+    from scoring.relabel_routing import Logged
+
+    using = router.db_for_write(Prediction)
+    connection = connections[using]
+    meta = Prediction._meta
+    fields = {name: cast("Field[Any, Any]", meta.get_field(name)) for name in _COLUMNS}
+
+    def prep(name: str, value: Any) -> Any:
+        return fields[name].get_db_prep_save(value, connection)
+
+    uuid_value = (lambda u: u) if connection.features.has_native_uuid_field else (lambda u: u.hex)
+    params: list[tuple[Any, ...]] = []
+    logged: list[Logged] = []
     for entry in entries:
+        shared = (
+            prep("request_id", entry.request_id),
+            entry.registered_model_id,
+            entry.model_version_id,
+            entry.stage,
+        )
+        tail = (
+            prep("latency_ms", entry.latency_ms),
+            entry.caller,
+            entry.user_id,
+            entry.app_token_id,
+            prep("created_at", entry.created_at),
+        )
         records = _records(entry.frame)
-        probabilities = entry.probabilities.tolist() if entry.probabilities is not None else None
-        confidence = entry.confidence.tolist() if entry.confidence is not None else None
+        count = entry.rows
+        raw_probabilities = (
+            entry.probabilities.tolist() if entry.probabilities is not None else [None] * count
+        )
+        probabilities = [_json(p) if p is not None else None for p in raw_probabilities]
+        confidence = entry.confidence.tolist() if entry.confidence is not None else [None] * count
         for i, prediction_id in enumerate(entry.ids):
-            rows.append(
-                Prediction(
-                    id=prediction_id,
-                    request_id=entry.request_id,
-                    registered_model_id=entry.registered_model_id,
-                    model_version_id=entry.model_version_id,
-                    stage=entry.stage,
-                    inputs=records[i],
-                    prediction=entry.predictions[i],
-                    probabilities=probabilities[i] if probabilities is not None else None,
-                    confidence=confidence[i] if confidence is not None else None,
-                    latency_ms=entry.latency_ms,
-                    caller=entry.caller,
-                    user_id=entry.user_id,
-                    app_token_id=entry.app_token_id,
-                    created_at=entry.created_at,
+            params.append(
+                (
+                    uuid_value(prediction_id),
+                    *shared,
+                    _json(records[i]),
+                    _json(entry.predictions[i]),
+                    probabilities[i],
+                    confidence[i],
+                    *tail,
                 )
             )
-    Prediction.objects.bulk_create(rows, batch_size=1000)
-    _route(rows)
-    return len(rows)
+            logged.append(
+                Logged(
+                    prediction_id, entry.registered_model_id, entry.model_version_id,
+                    entry.predictions[i], raw_probabilities[i],
+                )
+            )  # fmt: skip
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(str(fields[name].column)) for name in _COLUMNS)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"  # noqa: S608 -- our names
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        for start in range(0, len(params), 1000):
+            cursor.executemany(sql, params[start : start + 1000])
+    _route(logged)
+    return len(params)
 
 
-def _route(rows: list[Any]) -> None:
+def _route(rows: list[Logged]) -> None:
     """Queue the written rows that need a person's label. The rows are stored whatever
     happens here: a routing failure is logged, never retried as a failed write (that would
     insert the rows twice)."""
+    from django.db import transaction
+
     from scoring.relabel_routing import route
 
     try:
@@ -229,7 +287,13 @@ def _route(rows: list[Any]) -> None:
         logger.exception("prediction log: routing %d rows to relabel queues failed", len(rows))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _records(frame: Rows | pd.DataFrame) -> list[dict[str, Any]]:
+    if isinstance(frame, Rows):
+        return frame.records()
     columns = {
         name: (
             [None if v != v else v for v in frame[name].tolist()]  # NaN -> null (JSON)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from releases.request_rows import Rows
+
 # predict() is classes_[argmax(predict_proba())] for these, ties included (first maximum).
 _ARGMAX_PREDICT = frozenset(
     {
@@ -44,9 +46,11 @@ class Scored:
     confidence: np.ndarray | None  # the winning class's probability, classifiers only
 
 
-def score(model: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+def score(model: Any, rows: Rows | pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+    """``rows``: checked rows (``releases.request_rows.Rows``, the hot path) or a DataFrame."""
     if _is_onnx(model):
-        return _score_onnx(model, frame, signature=signature)
+        return _score_onnx(model, rows, signature=signature)
+    frame = rows.frame() if isinstance(rows, Rows) else rows
     # The rows were checked against the signature (finite unless missing values are allowed),
     # so scikit-learn's own finiteness scan is repeated work; its config is per thread.
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
@@ -77,22 +81,28 @@ def _is_onnx(model: Any) -> bool:
     return type(model).__name__ == "InferenceSession"
 
 
-def _score_onnx(session: Any, frame: pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
+# Per session: its inputs as (name, ONNX type), read once. session.get_inputs() builds new
+# Python objects on every call. Keyed by id() with the session held, so the id stays its own.
+_onnx_inputs: dict[int, tuple[Any, list[tuple[str, str]]]] = {}
+
+
+def _inputs_of(session: Any) -> list[tuple[str, str]]:
+    cached = _onnx_inputs.get(id(session))
+    if cached is None or cached[0] is not session:
+        if len(_onnx_inputs) > 256:
+            _onnx_inputs.clear()
+        cached = (session, [(i.name, i.type) for i in session.get_inputs()])
+        _onnx_inputs[id(session)] = cached
+    return cached[1]
+
+
+def _score_onnx(session: Any, rows: Rows | pd.DataFrame, *, signature: dict[str, Any]) -> Scored:
     """skl2onnx conventions: output 0 is the label, output 1 the probabilities (zipmap off)."""
-    inputs = session.get_inputs()
-    feeds: dict[str, np.ndarray] = {}
-    if len(inputs) == 1 and frame.shape[1] > 1:
-        # One 2-D tensor for an all-numeric model.
-        dtype = _ONNX_DTYPES.get(inputs[0].type, np.float32)
-        feeds[inputs[0].name] = frame.to_numpy(dtype=dtype)
+    inputs = _inputs_of(session)
+    if isinstance(rows, Rows):
+        feeds = _feeds_from_rows(inputs, rows)
     else:
-        for tensor in inputs:
-            column = frame[tensor.name] if tensor.name in frame else frame.iloc[:, 0]
-            if tensor.type == "tensor(string)":
-                values = column.astype(str).to_numpy(dtype=object)
-            else:
-                values = column.to_numpy(dtype=_ONNX_DTYPES.get(tensor.type, np.float32))
-            feeds[tensor.name] = values.reshape(-1, 1)
+        feeds = _feeds_from_frame(inputs, rows)
     outputs = session.run(None, feeds)
     labels = np.asarray(outputs[0]).ravel()
     if len(outputs) < 2 or signature.get("task") == "regression":
@@ -104,6 +114,48 @@ def _score_onnx(session: Any, frame: pd.DataFrame, *, signature: dict[str, Any])
         proba = np.array([[row[c] for c in classes] for row in proba])
     proba = np.asarray(proba, dtype=np.float64)
     return Scored(_plain(labels), proba, classes or None, proba.max(axis=1))
+
+
+def _feeds_from_rows(inputs: list[tuple[str, str]], rows: Rows) -> dict[str, np.ndarray]:
+    """The same tensors as ``releases.compiled.onnx_feed`` (what the equivalence check fed),
+    sliced from the checked columns instead of a DataFrame."""
+    if len(inputs) == 1 and len(rows.names) > 1:
+        # One 2-D tensor for an all-numeric model.
+        name, kind = inputs[0]
+        matrix = rows.block.T if rows.block is not None else rows.frame().to_numpy()
+        return {name: np.ascontiguousarray(matrix, dtype=_ONNX_DTYPES.get(kind, np.float32))}
+    block = rows.block
+    if block is not None and all(kind == "tensor(float)" for _, kind in inputs):
+        # One cast for all columns; each row of the cast block is one [n, 1] input.
+        cast = block.astype(np.float32)
+        index = {name: i for i, name in enumerate(rows.names)}
+        return {name: cast[index[name]].reshape(-1, 1) for name, _ in inputs}
+    feeds: dict[str, np.ndarray] = {}
+    for name, kind in inputs:
+        column = rows.columns[name] if name in rows.columns else rows.columns[rows.names[0]]
+        if kind == "tensor(string)":
+            values = np.array(["" if v is None or v != v else str(v) for v in column], dtype=object)
+        else:
+            values = column.astype(_ONNX_DTYPES.get(kind, np.float32))
+        feeds[name] = values.reshape(-1, 1)
+    return feeds
+
+
+def _feeds_from_frame(inputs: list[tuple[str, str]], frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    feeds: dict[str, np.ndarray] = {}
+    if len(inputs) == 1 and frame.shape[1] > 1:
+        # One 2-D tensor for an all-numeric model.
+        name, kind = inputs[0]
+        feeds[name] = frame.to_numpy(dtype=_ONNX_DTYPES.get(kind, np.float32))
+        return feeds
+    for name, kind in inputs:
+        column = frame[name] if name in frame else frame.iloc[:, 0]
+        if kind == "tensor(string)":
+            values = column.astype(str).to_numpy(dtype=object)
+        else:
+            values = column.to_numpy(dtype=_ONNX_DTYPES.get(kind, np.float32))
+        feeds[name] = values.reshape(-1, 1)
+    return feeds
 
 
 def _plain(values: Any) -> list[Any]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -24,6 +26,17 @@ from scoring.models import (
     RelabelPolicy,
     RelabelReason,
 )
+
+
+class Logged(NamedTuple):
+    """What routing reads of a just-written prediction (the flusher has no model objects: it
+    inserts rows directly, and building a ``Prediction`` per row would cost more than routing)."""
+
+    id: uuid.UUID
+    registered_model_id: int
+    model_version_id: int
+    prediction: Any
+    probabilities: list[float] | None
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ def rules_for(registered_model_ids: Iterable[int]) -> dict[int, Rules]:
     return found
 
 
-def decide(prediction: Prediction, rules: Rules) -> tuple[str, float | None] | None:
+def decide(prediction: Logged | Prediction, rules: Rules) -> tuple[str, float | None] | None:
     """(reason, uncertainty) when the prediction should be labeled, None otherwise."""
     if not rules.enabled:
         return None
@@ -111,7 +124,7 @@ def decide(prediction: Prediction, rules: Rules) -> tuple[str, float | None] | N
     return None
 
 
-def _outside(prediction: Prediction, rules: Rules) -> bool:
+def _outside(prediction: Logged | Prediction, rules: Rules) -> bool:
     value = prediction.prediction
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
@@ -120,7 +133,7 @@ def _outside(prediction: Prediction, rules: Rules) -> bool:
     return below or above
 
 
-def route(predictions: list[Prediction]) -> int:
+def route(predictions: Sequence[Logged | Prediction]) -> int:
     """Queue the predictions the policies pick; returns how many items were offered."""
     if not predictions:
         return 0

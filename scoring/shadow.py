@@ -31,6 +31,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from releases.models import Stage
+from releases.request_rows import Rows
 from scoring import metrics, predictor, serving
 
 logger = logging.getLogger("modelgate.shadow")
@@ -46,7 +47,7 @@ class Job:
     version_id: int
     version_number: int
     regression: bool
-    frame: pd.DataFrame
+    frame: Rows | pd.DataFrame
     predictions: list[Any]
     created_at: datetime
 
@@ -72,7 +73,7 @@ class Shadow:
         served: serving.ServedVersion,
         stage: str | None,
         logged: bool,
-        frame: pd.DataFrame,
+        frame: Rows | pd.DataFrame,
         predictions: list[Any],
         ids: list[uuid.UUID],
     ) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import struct
 import time
-import uuid
 from typing import Any
 
 import numpy as np
@@ -25,9 +24,16 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from releases.errors import DomainError, InvalidInput, PayloadTooLarge
-from releases.request_rows import feature_names, frame_from_columns, parse_json_body
+from releases.request_rows import feature_names, parse_json_body, rows_from_columns
 from scoring import metrics, serving
-from scoring.apis import access_log, authenticate, json_response, log_predictions, score
+from scoring.apis import (
+    access_log,
+    authenticate,
+    json_response,
+    log_predictions,
+    prediction_ids,
+    score,
+)
 from scoring.shadow import shadow
 
 _NUMERIC_TYPES = {
@@ -119,10 +125,10 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         caller_label, version_label = caller.label, str(served.number)
         body, binary = _read(request)
         columns, where = _columns(body, binary, signature=served.signature)
-        frame = frame_from_columns(columns, signature=served.signature, where=where)
+        frame = rows_from_columns(columns, signature=served.signature, where=where)
         rows = len(frame)
         scored = score(served, frame)
-        ids = [uuid.uuid4() for _ in range(rows)]
+        ids = prediction_ids(rows)
         stage = None if version is not None else "production"
         logged = log_predictions(
             served=served, stage=stage or "", frame=frame, scored=scored, ids=ids,

@@ -3,6 +3,7 @@ only for approved intact versions, only to callers who may, and log every predic
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -272,3 +273,29 @@ def test_a_full_buffer_drops_and_counts_instead_of_growing(
 
     assert prediction_log.stats()["dropped"] == 3
     assert prediction_log.flush() == 3
+
+
+def test_a_numeric_models_predictions_are_logged_with_their_inputs(
+    risk_model: Any, owner: Any
+) -> None:
+    model = logistic_numeric()
+    version = serve(risk_model, 1, model=model, uploaded_by=owner, numeric_only=True)
+    frame = sample(3)[mf.NUMERIC]
+
+    body = post(
+        "/api/v1/models/credit-risk/versions/1/predict/",
+        {"instances": frame.to_dict("records")},
+        key_for(owner),
+    ).json()
+    assert prediction_log.flush() == 3
+
+    logged = Prediction.objects.in_bulk(body["prediction_ids"])
+    first = logged[uuid.UUID(body["prediction_ids"][0])]
+    for i, prediction_id in enumerate(body["prediction_ids"]):
+        row = logged[uuid.UUID(prediction_id)]
+        assert row.model_version_id == version.pk and row.stage == ""
+        assert row.inputs == frame.iloc[i].to_dict()
+        assert row.prediction == body["predictions"][i]
+        assert row.probabilities == body["probabilities"][i]
+        assert row.confidence == body["confidence"][i]
+        assert row.request_id == first.request_id

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from releases.request_rows import checked_rows_from_body, rows_from_body
 from scoring.predictor import score
 from tests.releases import model_files as mf
 from tests.scoring.serving import forest_model, logistic_numeric, signature_of
@@ -63,3 +67,62 @@ def test_a_forest_pipelines_labels_equal_its_predict() -> None:
     frame = mf.tabular()[0]
     scored = score(forest_model(), frame, signature=signature_of(forest_model()))
     assert scored.predictions == forest_model().predict(frame).tolist()
+
+
+def _compiled(model: Any, frame: pd.DataFrame, signature: dict[str, Any]) -> Any:
+    """The session validation would serve: one input per feature (releases.compiled)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from releases.compiled import compile_and_check
+
+    with tempfile.TemporaryDirectory() as tmp:
+        compiled = compile_and_check(
+            estimator=model, signature=signature, X=frame, work=Path(tmp),
+            load_session=lambda path: ort.InferenceSession(
+                path.read_bytes(), providers=["CPUExecutionProvider"]
+            ),
+        )  # fmt: skip
+    assert compiled.onnx, compiled
+    return ort.InferenceSession(compiled.onnx, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("numeric_only", [True, False])
+def test_checked_rows_feed_a_compiled_model_as_the_equivalence_check_fed_it(
+    numeric_only: bool,
+) -> None:
+    from releases.compiled import onnx_feed
+
+    frame = mf.tabular()[0]
+    model = logistic_numeric() if numeric_only else forest_model()
+    if numeric_only:
+        frame = frame[mf.NUMERIC]
+    signature = signature_of(model, numeric_only=numeric_only)
+    session = _compiled(model, frame, signature)
+    rows = checked_rows_from_body(
+        {"instances": frame.to_dict("records")}, signature=signature, max_rows=1000
+    )
+
+    scored = score(session, rows, signature=signature)
+
+    labels, proba = session.run(None, onnx_feed(session, frame))[:2]
+    assert scored.predictions == np.asarray(labels).ravel().tolist()
+    np.testing.assert_array_equal(scored.probabilities, np.asarray(proba, dtype=np.float64))
+    assert scored.predictions == model.predict(frame).tolist()
+
+
+def test_checked_rows_give_scikit_learn_the_same_frame_as_the_body_parser() -> None:
+    model = forest_model()
+    frame = mf.tabular()[0][:7]
+    signature = signature_of(model)
+    body = {"instances": frame.to_dict("records")}
+    rows = checked_rows_from_body(body, signature=signature, max_rows=1000)
+
+    scored = score(model, rows, signature=signature)
+
+    pd.testing.assert_frame_equal(rows.frame(), rows_from_body(body, signature=signature,
+                                                                max_rows=1000))  # fmt: skip
+    assert scored.predictions == model.predict(frame).tolist()
+    np.testing.assert_array_equal(scored.probabilities, model.predict_proba(frame))
