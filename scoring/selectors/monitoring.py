@@ -2,7 +2,11 @@
 
 Everything here reads the hourly tables and the frozen references, never the raw log, except a
 window of the last N predictions (bounded by ``MAX_WINDOW_ROWS``), which reads those rows by the
-(version, created_at) index.
+(version, created_at) index, and live accuracy over a window, which is
+``scoring.selectors.labels.live_accuracy`` (one aggregate over the labels by the
+(version, predicted_at) index): the one definition the model page, the version page, the
+dashboard's headline and the accuracy alert share. The hourly label counts stay the series'
+pre-aggregate.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from scoring.models import (
     MonitoringReference,
     MonitoringSettings,
 )
+from scoring.selectors.labels import LiveAccuracy, live_accuracy
 from scoring.services.monitoring import (
     CONFIDENCE_BINS,
     LATENCY_EDGES_MS,
@@ -293,6 +298,10 @@ class PredictionStats:
     live_accuracy: float | None = None
     live_mae: float | None = None
     labeled: int = 0
+    # The window's figure from ``scoring.selectors.labels.live_accuracy``, the one definition
+    # the model and version pages use too (``live_accuracy``/``live_mae``/``sampled`` above
+    # are its unbiased estimate, so a headline and an alert never differ from those pages).
+    live: LiveAccuracy | None = None
 
 
 def _stats_of(
@@ -338,13 +347,18 @@ def prediction_stats(
 ) -> PredictionStats:
     now = now or timezone.now()
     chosen = monitoring_settings_for(registered_model=model_version.registered_model)
-    rows = list(
-        HourlyPredictions.objects.filter(
-            model_version=model_version, hour__gte=hour_of(now - timedelta(hours=hours))
-        )
-    )
+    start = hour_of(now - timedelta(hours=hours))
+    rows = list(HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start))
     classification = (model_version.signature or {}).get("task") == "classification"
-    return _stats_of(rows, chosen.low_confidence, classification)
+    out = _stats_of(rows, chosen.low_confidence, classification)
+    # Live accuracy over the window is read from the labels themselves, not summed from the
+    # hourly rows: those are a pre-aggregate for the series, recounted on the job's lag.
+    out.live = live_accuracy(model_version=model_version, since=start)
+    estimate = out.live.unbiased
+    out.sampled = estimate.count if estimate else 0
+    out.live_accuracy = estimate.value if estimate and out.live.metric == "accuracy" else None
+    out.live_mae = estimate.value if estimate and out.live.metric == "mae" else None
+    return out
 
 
 def hourly_series(
