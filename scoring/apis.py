@@ -39,6 +39,7 @@ from releases.selectors import registered_model_get_for_user
 from scoring import metrics, predictor, selectors, services, serving
 from scoring.models import AppToken
 from scoring.prediction_log import Entry, prediction_log
+from scoring.relabel_routing import low_confidence_threshold
 from scoring.shadow import shadow
 
 access_log = logging.getLogger("modelgate.access")
@@ -166,7 +167,11 @@ def _serve(
             version=str(served.number) if served is not None else "-",
             status=status, seconds=seconds, rows=rows,
             confidence=scored.confidence if scored is not None else None,
-            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
+            low_confidence_below=(
+                low_confidence_threshold(served.registered_model_id)
+                if served is not None and scored is not None and scored.confidence is not None
+                else 0.0
+            ),
         )  # fmt: skip
         access_log.info(
             "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",

@@ -28,6 +28,7 @@ from releases.errors import DomainError, InvalidInput, PayloadTooLarge
 from releases.request_rows import feature_names, frame_from_columns, parse_json_body
 from scoring import metrics, serving
 from scoring.apis import access_log, authenticate, json_response, log_predictions, score
+from scoring.relabel_routing import low_confidence_threshold
 from scoring.shadow import shadow
 
 _NUMERIC_TYPES = {
@@ -167,7 +168,11 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
             version=str(served.number) if served is not None else "-",
             status=status, seconds=seconds, rows=rows,
             confidence=scored.confidence if scored is not None else None,
-            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
+            low_confidence_below=(
+                low_confidence_threshold(served.registered_model_id)
+                if served is not None and scored is not None and scored.confidence is not None
+                else 0.0
+            ),
         )  # fmt: skip
         access_log.info(
             "infer model=%s version=%s status=%d rows=%d ms=%.2f caller=%s",

@@ -34,6 +34,7 @@ from scoring.models import (
     MonitoringReference,
     MonitoringSettings,
 )
+from scoring.relabel_routing import low_confidence_threshold
 from scoring.selectors.labels import LiveAccuracy, live_accuracy
 from scoring.services.monitoring import (
     CONFIDENCE_BINS,
@@ -84,6 +85,14 @@ def monitoring_settings_for(*, registered_model: RegisteredModel) -> MonitoringS
     """The model's settings, or an unsaved row holding the defaults."""
     found = MonitoringSettings.objects.filter(registered_model=registered_model).first()
     return found or MonitoringSettings(registered_model=registered_model)
+
+
+def low_confidence_of(chosen: MonitoringSettings) -> float:
+    """The confidence below which monitoring counts a prediction as unsure: the settings' own
+    figure, else the model's one threshold (the metrics counter's too)."""
+    if chosen.low_confidence is not None:
+        return chosen.low_confidence
+    return low_confidence_threshold(chosen.registered_model_id)
 
 
 def thresholds_for(*, registered_model: RegisteredModel) -> drift.Thresholds:
@@ -298,6 +307,7 @@ class PredictionStats:
     live_accuracy: float | None = None
     live_mae: float | None = None
     labeled: int = 0
+    low_confidence_below: float = 0.0  # the threshold ``low_confidence_rate`` counted with
     # The window's figure from ``scoring.selectors.labels.live_accuracy``, the one definition
     # the model and version pages use too (``live_accuracy``/``live_mae``/``sampled`` above
     # are its unbiased estimate, so a headline and an alert never differ from those pages).
@@ -331,6 +341,7 @@ def _stats_of(
         abs_error += row.sampled_abs_error_sum
     out.latency_mean = _rate(latency_sum, out.rows)  # type: ignore[arg-type]
     out.latency_p95 = _quantile(latency_hist, 0.95)
+    out.low_confidence_below = low_confidence
     out.low_confidence_rate = _rate(
         low_confidence_count(confidence_hist, low_confidence), out.confidence_rows
     )
@@ -350,7 +361,7 @@ def prediction_stats(
     start = hour_of(now - timedelta(hours=hours))
     rows = list(HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start))
     classification = (model_version.signature or {}).get("task") == "classification"
-    out = _stats_of(rows, chosen.low_confidence, classification)
+    out = _stats_of(rows, low_confidence_of(chosen), classification)
     # Live accuracy over the window is read from the labels themselves, not summed from the
     # hourly rows: those are a pre-aggregate for the series, recounted on the job's lag.
     out.live = live_accuracy(model_version=model_version, since=start)
@@ -374,8 +385,9 @@ def hourly_series(
         k: [] for k in ("hour", "rows", "latency_mean", "latency_p95", "low_confidence_rate",
                         "drift_share", "live_accuracy", "live_mae", "sampled")
     }  # fmt: skip
+    below = low_confidence_of(chosen)
     for row in HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start):
-        stats = _stats_of([row], chosen.low_confidence, classification)
+        stats = _stats_of([row], below, classification)
         series["hour"].append(row.hour.isoformat())
         series["rows"].append(stats.rows)
         series["latency_mean"].append(stats.latency_mean)

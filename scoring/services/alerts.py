@@ -103,7 +103,7 @@ def conditions_of(
                 AlertKind.LOW_CONFIDENCE, "", stats.low_confidence_rate, chosen.low_confidence_rate,
                 stats.low_confidence_rate > chosen.low_confidence_rate,
                 f"{stats.low_confidence_rate:.0%} of predictions had confidence below "
-                f"{chosen.low_confidence:.2f} in the last {hours}h "
+                f"{stats.low_confidence_below:.2f} in the last {hours}h "
                 f"(threshold {chosen.low_confidence_rate:.0%}).",
             )
         )  # fmt: skip
