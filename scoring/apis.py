@@ -161,22 +161,34 @@ def _serve(
         return json_response(exc.as_dict(), status)
     finally:
         seconds = time.perf_counter() - started
-        # Labelled by what was served, never by the URL: made-up names must not mint series.
-        metrics.observe(
-            model=served.model_name if served is not None else "-",
-            version=str(served.number) if served is not None else "-",
-            status=status, seconds=seconds, rows=rows,
-            confidence=scored.confidence if scored is not None else None,
-            low_confidence_below=(
-                low_confidence_threshold(served.registered_model_id)
-                if served is not None and scored is not None and scored.confidence is not None
-                else 0.0
-            ),
-        )  # fmt: skip
+        observe(served, scored, status=status, seconds=seconds, rows=rows)
         access_log.info(
             "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",
             name, version_label, status, rows, seconds * 1000, caller_label, os.getpid(),
         )  # fmt: skip
+
+
+def observe(
+    served: serving.ServedVersion | None,
+    scored: predictor.Scored | None,
+    *,
+    status: int,
+    seconds: float,
+    rows: int,
+) -> None:
+    """Count one predict or v2 infer request in /metrics (any status)."""
+    confidence = scored.confidence if scored is not None else None
+    # Labelled by what was served, never by the URL: made-up names must not mint series.
+    metrics.observe(
+        model=served.model_name if served is not None else "-",
+        version=str(served.number) if served is not None else "-",
+        status=status, seconds=seconds, rows=rows, confidence=confidence,
+        low_confidence_below=(
+            low_confidence_threshold(served.registered_model_id)
+            if served is not None and confidence is not None
+            else 0.0
+        ),
+    )  # fmt: skip
 
 
 def score(served: serving.ServedVersion, frame: Any) -> predictor.Scored:

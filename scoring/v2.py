@@ -26,9 +26,15 @@ from django.views.decorators.csrf import csrf_exempt
 
 from releases.errors import DomainError, InvalidInput, PayloadTooLarge
 from releases.request_rows import feature_names, frame_from_columns, parse_json_body
-from scoring import metrics, serving
-from scoring.apis import access_log, authenticate, json_response, log_predictions, score
-from scoring.relabel_routing import low_confidence_threshold
+from scoring import serving
+from scoring.apis import (
+    access_log,
+    authenticate,
+    json_response,
+    log_predictions,
+    observe,
+    score,
+)
 from scoring.shadow import shadow
 
 _NUMERIC_TYPES = {
@@ -162,18 +168,7 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
         return _error(exc)
     finally:
         seconds = time.perf_counter() - started
-        # Labelled by what was served, never by the URL: made-up names must not mint series.
-        metrics.observe(
-            model=served.model_name if served is not None else "-",
-            version=str(served.number) if served is not None else "-",
-            status=status, seconds=seconds, rows=rows,
-            confidence=scored.confidence if scored is not None else None,
-            low_confidence_below=(
-                low_confidence_threshold(served.registered_model_id)
-                if served is not None and scored is not None and scored.confidence is not None
-                else 0.0
-            ),
-        )  # fmt: skip
+        observe(served, scored, status=status, seconds=seconds, rows=rows)
         access_log.info(
             "infer model=%s version=%s status=%d rows=%d ms=%.2f caller=%s",
             name, version_label, status, rows, seconds * 1000, caller_label,
