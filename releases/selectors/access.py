@@ -32,6 +32,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # Data scientists archive only their own versions that hold no stage (the service checks).
     "archive": frozenset({Role.REVIEWER, Role.DATA_SCIENTIST}),
     "label": frozenset({Role.LABELER}),
+    # Tune how a served model is watched and relabeled (monitoring thresholds, alerts, the
+    # relabel policy): the people who build it and the people who answer for it.
+    "operate": frozenset({Role.DATA_SCIENTIST, Role.REVIEWER}),
     "admin": frozenset(),
 }
 

@@ -175,9 +175,7 @@ def alerts_evaluate(*, model_version: ModelVersion, now: datetime | None = None)
 
 
 def _may_act(actor: User, model: RegisteredModel) -> bool:
-    return user_can(user=actor, team_id=model.team_id, action="edit") or user_can(
-        user=actor, team_id=model.team_id, action="review"
-    )
+    return user_can(user=actor, team_id=model.team_id, action="operate")
 
 
 @transaction.atomic
