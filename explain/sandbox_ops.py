@@ -64,28 +64,12 @@ def shap_report_in_child(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
     from explain import shap_report
-    from releases.artifact_safety import UnsafeArtifact, load_skops
-    from releases.signature import InvalidEvaluationData, read_evaluation_csv
+    from releases.sandbox.child_inputs import load_model_in_child, read_evaluation_in_child
 
     on_stage("loading model")
     started = time.perf_counter()
-    try:
-        model = load_skops(
-            path=inputs / args["artifact"],
-            trusted=set(args["trusted"]),
-            max_uncompressed_bytes=args["max_uncompressed_bytes"],
-            max_entries=args["max_entries"],
-            max_schema_bytes=args["max_schema_bytes"],
-        )
-        frame = read_evaluation_csv(
-            path_or_file=inputs / args["evaluation"],
-            target=args["target"],
-            max_rows=args["max_evaluation_rows"],
-        )
-    except UnsafeArtifact as exc:
-        raise OperationRefused("unsafe", exc.code, exc.message) from None
-    except InvalidEvaluationData as exc:
-        raise OperationRefused("unusable", "unusable", str(exc)) from None
+    model = load_model_in_child(inputs=inputs, args=args)
+    frame = read_evaluation_in_child(inputs=inputs, args=args, max_rows=args["max_evaluation_rows"])
     features = args["features"]
     missing = [name for name in features if name not in frame.columns]
     if missing:

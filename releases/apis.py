@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from releases import selectors, services
+from releases.downloads import CSV_MEDIA_TYPE, attachment
 from releases.errors import PayloadTooLarge
 from releases.filters import AuditEventFilter
 from releases.models import WEBHOOK_EVENTS, Stage
@@ -316,11 +317,9 @@ class VersionDisagreementsApi(APIView):
     def get(self, request: Request, name: str, version: int) -> HttpResponse:
         mv = selectors.model_version_get_for_user(user=request.user, name=name, version=version)
         text = selectors.disagreement_csv(model_version=mv)
-        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{name}-v{version}-disagreements.csv"'
+        return attachment(
+            text, filename=f"{name}-v{version}-disagreements.csv", content_type=CSV_MEDIA_TYPE
         )
-        return response
 
 
 class AuditEventOutput(serializers.Serializer):

@@ -1,9 +1,8 @@
 """The audit trail as CSV, safe to open in a spreadsheet.
 
-A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to
-Excel, LibreOffice and Google Sheets (``=cmd|' /C calc'!A0`` runs a program through DDE), so
-such cells get a leading apostrophe, as OWASP's "CSV Injection" page advises; every field is
-quoted, and quotes inside are doubled by the csv module.
+Every cell is text here, neutralised by releases.csv_safety (a leading apostrophe before what a
+spreadsheet would run as a formula); every field is quoted, and quotes inside are doubled by
+the csv module.
 """
 
 from __future__ import annotations
@@ -13,25 +12,17 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from releases.csv_safety import Echo, neutralise_cell
 
 HEADER = ["time", "actor", "action", "team", "model", "version", "comment", "payload"]
 
 
 def neutralise(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming (Django's CSV how-to)."""
-
-    def write(self, value: str) -> str:
-        return value
+    return str(neutralise_cell("" if value is None else str(value)))
 
 
 def audit_csv_lines(events: Iterable[Any]) -> Iterator[str]:
-    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    writer = csv.writer(Echo(), quoting=csv.QUOTE_ALL)
     yield writer.writerow(HEADER)
     for e in events:
         payload = e.payload if isinstance(e.payload, dict) else {}

@@ -24,6 +24,7 @@ from sklearn import metrics
 from sklearn.calibration import calibration_curve
 
 from releases import metric_direction
+from releases.csv_safety import neutralise_cell
 
 logger = logging.getLogger(__name__)
 
@@ -521,17 +522,6 @@ def compare(
     sample["actual"] = actual[shown]
     section["disagreement_sample"] = json_records(sample)
     return section, disagree
-
-
-# Spreadsheets run a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading quote; numbers stay."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def disagreement_csv(

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from releases import report_page, selectors, services, version_page
 from releases.audit_export import audit_csv_lines
+from releases.downloads import CSV_MEDIA_TYPE, attachment
 from releases.errors import DomainError, Forbidden
 from releases.filters import AuditEventFilter
 from releases.forms import (
@@ -448,12 +449,12 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponse(
             f"{field}: {' '.join(messages_)}", status=400, content_type="text/plain"
         )
-    response = StreamingHttpResponse(
-        audit_csv_lines(qs.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"
-    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="modelgate-audit-{stamp}.csv"'
-    return response
+    return attachment(
+        audit_csv_lines(qs.iterator(chunk_size=500)),
+        filename=f"modelgate-audit-{stamp}.csv",
+        content_type=CSV_MEDIA_TYPE,
+    )
 
 
 # --- Webhooks ----------------------------------------------------------------------------------

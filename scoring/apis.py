@@ -39,6 +39,7 @@ from releases.selectors import registered_model_get_for_user
 from scoring import metrics, predictor, selectors, services, serving
 from scoring.models import AppToken
 from scoring.prediction_log import Entry, prediction_log
+from scoring.relabel_routing import low_confidence_threshold
 from scoring.shadow import shadow
 
 access_log = logging.getLogger("modelgate.access")
@@ -160,14 +161,7 @@ def _serve(
         return json_response(exc.as_dict(), status)
     finally:
         seconds = time.perf_counter() - started
-        # Labelled by what was served, never by the URL: made-up names must not mint series.
-        metrics.observe(
-            model=served.model_name if served is not None else "-",
-            version=str(served.number) if served is not None else "-",
-            status=status, seconds=seconds, rows=rows,
-            confidence=scored.confidence if scored is not None else None,
-            low_confidence_below=settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD,
-        )  # fmt: skip
+        observe(served, scored, status=status, seconds=seconds, rows=rows)
         access_log.info(
             "predict model=%s version=%s status=%d rows=%d ms=%.2f caller=%s pid=%d",
             name, version_label, status, rows, seconds * 1000, caller_label, os.getpid(),
@@ -179,6 +173,29 @@ def prediction_ids(count: int) -> list[uuid.UUID]:
     a system call per id, which a 100-row request feels."""
     raw = os.urandom(16 * count)
     return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+
+
+def observe(
+    served: serving.ServedVersion | None,
+    scored: predictor.Scored | None,
+    *,
+    status: int,
+    seconds: float,
+    rows: int,
+) -> None:
+    """Count one predict or v2 infer request in /metrics (any status)."""
+    confidence = scored.confidence if scored is not None else None
+    # Labelled by what was served, never by the URL: made-up names must not mint series.
+    metrics.observe(
+        model=served.model_name if served is not None else "-",
+        version=str(served.number) if served is not None else "-",
+        status=status, seconds=seconds, rows=rows, confidence=confidence,
+        low_confidence_below=(
+            low_confidence_threshold(served.registered_model_id)
+            if served is not None and confidence is not None
+            else 0.0
+        ),
+    )  # fmt: skip
 
 
 def score(served: serving.ServedVersion, frame: Rows | Any) -> predictor.Scored:

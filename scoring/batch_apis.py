@@ -20,6 +20,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from releases.downloads import media_type_of
 from releases.errors import (
     Conflict,
     DomainError,
@@ -215,8 +216,6 @@ def _download(request: HttpRequest, job_id: Any, *, which: str) -> HttpResponse:
         f"{'' if which == 'result' else '-errors'}.{fmt}"
     )
     response = FileResponse(fh, as_attachment=True, filename=filename)
-    response["Content-Type"] = (
-        "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
-    )
+    response["Content-Type"] = media_type_of(fmt)
     response["Cache-Control"] = "no-store"
     return response

@@ -82,23 +82,11 @@ def score_in_child(
     """Runs in the sandboxed child."""
     import pandas as pd
 
-    from releases.artifact_safety import UnsafeArtifact, load_onnx, load_skops
+    from releases.sandbox.child_inputs import load_model_in_child
     from scoring.predictor import score
 
     on_stage("loading model")
-    try:
-        if args["format"] == "onnx":
-            model: Any = load_onnx(path=inputs / args["artifact"])
-        else:
-            model = load_skops(
-                path=inputs / args["artifact"],
-                trusted=set(args["trusted"]),
-                max_uncompressed_bytes=args["max_uncompressed_bytes"],
-                max_entries=args["max_entries"],
-                max_schema_bytes=args["max_schema_bytes"],
-            )
-    except UnsafeArtifact as exc:
-        raise OperationRefused("unsafe", exc.code, exc.message) from None
+    model = load_model_in_child(inputs=inputs, args=args)
     frame = pd.read_parquet(inputs / args["rows"])
     signature = args["signature"]
     chunk = int(args["chunk_rows"])

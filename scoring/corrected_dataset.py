@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from releases.audit_export import FORMULA_PREFIXES
+from releases.csv_safety import Echo, neutralise_cell
 
 ROWS_PER_CHUNK = 5_000
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -43,19 +43,10 @@ def values(inputs: dict[str, Any], label: Any, features: list[str]) -> list[Any]
 
 def spreadsheet_safe(value: Any) -> Any:
     """A cell a spreadsheet will not run: text starting like a formula gets a leading
-    apostrophe (as in releases.audit_export); numbers, including negative ones, stay numbers."""
-    if (
-        isinstance(value, str)
-        and value.startswith(FORMULA_PREFIXES)
-        and not _PLAIN_NUMBER.fullmatch(value)
-    ):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
+    apostrophe (releases.csv_safety); numbers, including negative ones, stay numbers."""
+    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
         return value
+    return neutralise_cell(value)
 
 
 def csv_lines(
@@ -63,7 +54,7 @@ def csv_lines(
 ) -> Iterator[str]:
     """The header, then one line per row. ``for_spreadsheets=False`` keeps every value as the
     model saw it (for the evaluation set, which only pandas reads)."""
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     clean = spreadsheet_safe if for_spreadsheets else (lambda v: v)
     yield writer.writerow([clean(c) for c in [*features, target]])
     for inputs, label in rows:

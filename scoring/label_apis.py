@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from releases.apis import ERROR
+from releases.downloads import CSV_MEDIA_TYPE, PARQUET_MEDIA_TYPE, attachment
 from releases.errors import Conflict, DomainError, InvalidInput
 from releases.models import RegisteredModel
 from releases.selectors import model_version_get_for_user, registered_model_get_for_user
@@ -175,8 +176,6 @@ class LiveAccuracyApi(APIView):
 
 # --- Corrected dataset ------------------------------------------------------------------------
 
-PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
-
 
 class _FormatIsNotARenderer(DefaultContentNegotiation):
     """``?format=csv|parquet`` picks the file, not a DRF renderer: answer errors as JSON."""
@@ -202,17 +201,15 @@ def corrected_dataset_response(*, registered_model: RegisteredModel, fmt: str) -
     rows = selectors.corrected_rows(registered_model=registered_model)
     if fmt == "csv":
         content: Any = corrected_dataset.csv_lines(rows, features=features, target=target)
-        media_type = "text/csv; charset=utf-8"
+        media_type = CSV_MEDIA_TYPE
     else:
         content = corrected_dataset.parquet_chunks(
             rows, signature=signature, features=features, target=target
         )
         media_type = PARQUET_MEDIA_TYPE
-    response = StreamingHttpResponse(content, content_type=media_type)
-    response["Content-Disposition"] = (
-        f'attachment; filename="{registered_model.name}-corrected.{fmt}"'
+    return attachment(
+        content, filename=f"{registered_model.name}-corrected.{fmt}", content_type=media_type
     )
-    return response
 
 
 class EvaluationSetOutput(serializers.Serializer):

@@ -126,8 +126,7 @@ def dashboard(request: HttpRequest, name: str) -> HttpResponse:
             "versions": model.versions.order_by("-version").values_list("version", flat=True),
             "alerts": alerts, "health": health, "health_label": HEALTH_LABELS[health],
             "charts": _chart_data(report, series),
-            "can_act": user_can(user=request.user, team_id=model.team_id, action="edit")
-            or user_can(user=request.user, team_id=model.team_id, action="review"),
+            "can_act": user_can(user=request.user, team_id=model.team_id, action="operate"),
         },
         status=status,
     )  # fmt: skip

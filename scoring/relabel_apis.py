@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from releases.apis import ERROR
 from releases.parsers import JSONParser
 from scoring import selectors, services
-from scoring.models import RegressionRule, RelabelItem, RelabelStrategy
+from scoring.models import RegressionRule, RelabelItem, RelabelStatus, RelabelStrategy
 from scoring.services.relabel_policy import relabel_policy_snapshot
 
 
@@ -49,7 +49,7 @@ class RelabelItemOutput(serializers.Serializer):
 
 class RelabelAnswerOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["open", "labeled", "disputed", "settled"])
+    status = serializers.ChoiceField(choices=RelabelStatus.values)
     label_count = serializers.IntegerField()
     labels_needed = serializers.IntegerField()
 

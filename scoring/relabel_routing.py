@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from scoring import uncertainty
 from scoring.models import (
@@ -52,10 +53,12 @@ class Rules:
     regression_max: float | None
     labels_per_item: int
     lease_seconds: int | None
+    stored: bool = False  # the team saved a policy (else these are the defaults)
 
     @classmethod
     def of(cls, policy: RelabelPolicy) -> Rules:
         return cls(
+            stored=policy.pk is not None,
             enabled=policy.enabled,
             strategy=policy.strategy,
             threshold=policy.threshold,
@@ -104,6 +107,22 @@ def rules_for(registered_model_ids: Iterable[int]) -> dict[int, Rules]:
                 _cache[model_id] = (expires, rules)
                 found[model_id] = rules
     return found
+
+
+def low_confidence_threshold(registered_model_id: int) -> float:
+    """THE low-confidence threshold of a model: a prediction whose confidence (top
+    probability) is below it is unsure. The team's relabel policy threshold when the policy
+    ranks by least confidence (the very notion that fills its queue), else
+    ``MODELGATE_LOW_CONFIDENCE_THRESHOLD``. The metrics counter uses it on the request path
+    (cached with the policy: a query per model per ``MODELGATE_RELABEL_POLICY_TTL_SECONDS`` at
+    most) and monitoring uses it unless the model's monitoring settings name their own."""
+    try:
+        rules = rules_for([registered_model_id])[registered_model_id]
+    except DatabaseError:  # predictions do not wait for the database; neither does this count
+        return float(settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD)
+    if rules.stored and rules.strategy == uncertainty.STRATEGIES[0]:
+        return rules.threshold
+    return float(settings.MODELGATE_LOW_CONFIDENCE_THRESHOLD)
 
 
 def decide(prediction: Logged | Prediction, rules: Rules) -> tuple[str, float | None] | None:

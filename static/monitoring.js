@@ -7,18 +7,14 @@
 (function () {
   "use strict";
 
-  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
+  var charts = window.ModelGateCharts; // static/charts.js
+  var CONFIG = charts.CONFIG;
   var BASE = { margin: { l: 50, r: 15, t: 10, b: 40 }, height: 240, font: { family: "system-ui, sans-serif", size: 12 } };
 
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var text = charts.text;
 
   function layout(extra) {
-    var out = {};
-    Object.keys(BASE).forEach(function (k) { out[k] = BASE[k]; });
-    Object.keys(extra || {}).forEach(function (k) { out[k] = extra[k]; });
-    return out;
+    return charts.layout(BASE, extra);
   }
 
   var data = JSON.parse(document.getElementById("monitoring-data").textContent);
@@ -58,49 +54,9 @@
     el.setAttribute("data-feature", feature);
   }
 
-  function cellValue(row, index, numeric) {
-    var cell = row.cells[index];
-    if (!numeric) return cell.textContent.trim().toLowerCase();
-    var raw = cell.getAttribute("data-value");
-    return raw === null || raw === "" ? null : Number(raw);
-  }
-
-  function sortable() {
-    var table = document.getElementById("drift-table");
-    if (!table) return;
-    var headers = table.tHead.rows[0].cells;
-    Array.prototype.forEach.call(headers, function (th, index) {
-      if (!th.dataset.sort) return;
-      th.tabIndex = 0;
-      th.classList.add("sort-header");
-      function sort() {
-        var numeric = th.dataset.sort === "number";
-        var descending = th.getAttribute("aria-sort") === "descending" ? false
-          : th.getAttribute("aria-sort") === "ascending" ? true : numeric;
-        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-          if (x === null && y === null) return 0;
-          if (x === null) return 1;
-          if (y === null) return -1;
-          var order = x < y ? -1 : x > y ? 1 : 0;
-          return descending ? -order : order;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      }
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
-      });
-    });
-  }
-
   function start() {
     drawSeries();
-    sortable();
+    charts.sortable(document.getElementById("drift-table"));
     var select = document.getElementById("feature-select");
     if (select) {
       select.addEventListener("change", function () { drawHistogram(select.value); });

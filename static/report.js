@@ -9,7 +9,8 @@
 (function () {
   "use strict";
 
-  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
+  var charts = window.ModelGateCharts; // static/charts.js
+  var CONFIG = charts.CONFIG;
   var BASE = {
     margin: { l: 60, r: 20, t: 10, b: 50 },
     height: 340,
@@ -17,16 +18,10 @@
     legend: { orientation: "h", y: -0.25 },
   };
 
-  // plotly reads a few tags (<b>, <br>, <a href>) in text; entities are shown as characters.
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var text = charts.text;
 
   function layout(extra) {
-    var out = {};
-    Object.keys(BASE).forEach(function (k) { out[k] = BASE[k]; });
-    Object.keys(extra).forEach(function (k) { out[k] = extra[k]; });
-    return out;
+    return charts.layout(BASE, extra);
   }
 
   function diagonal(from, to) {
@@ -99,49 +94,7 @@
     curves(c.calibration, "chart-calibration", "mean_predicted", "fraction_positive", null, "",
       ["mean predicted probability", "fraction of positives"], true);
     regression(data.regression_plots);
-    sortable();
-  }
-
-  function cellValue(row, index, numeric) {
-    var cell = row.cells[index];
-    if (!numeric) return cell.textContent.trim().toLowerCase();
-    var raw = cell.getAttribute("data-value");
-    return raw === null || raw === "" ? null : Number(raw);
-  }
-
-  function sortable() {
-    var table = document.getElementById("slices-table");
-    if (!table || table.dataset.sortable === "ready") return;
-    table.dataset.sortable = "ready";
-    var headers = table.tHead.rows[0].cells;
-    Array.prototype.forEach.call(headers, function (th, index) {
-      if (!th.dataset.sort) return;
-      th.tabIndex = 0;
-      th.classList.add("sort-header");
-      function sort() {
-        var numeric = th.dataset.sort === "number";
-        // First click: numbers largest first (worst first for "behind overall"), text A→Z.
-        var descending = th.getAttribute("aria-sort") === "descending" ? false
-          : th.getAttribute("aria-sort") === "ascending" ? true : numeric;
-        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-          if (x === null && y === null) return 0;
-          if (x === null) return 1; // rows without a value stay last
-          if (y === null) return -1;
-          var order = x < y ? -1 : x > y ? 1 : 0;
-          return descending ? -order : order;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      }
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
-      });
-    });
+    charts.sortable(document.getElementById("slices-table"));
   }
 
   function watchLive() {

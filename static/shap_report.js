@@ -5,19 +5,15 @@
 (function () {
   "use strict";
 
-  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["sendDataToCloud"] };
+  var charts = window.ModelGateCharts; // static/charts.js
+  var CONFIG = charts.CONFIG;
   var BASE = { margin: { l: 140, r: 20, t: 10, b: 50 }, height: 330,
                font: { family: "system-ui, sans-serif", size: 12 }, legend: { orientation: "h", y: -0.25 } };
 
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var text = charts.text;
 
   function layout(extra) {
-    var out = {};
-    Object.keys(BASE).forEach(function (k) { out[k] = BASE[k]; });
-    Object.keys(extra).forEach(function (k) { out[k] = extra[k]; });
-    return out;
+    return charts.layout(BASE, extra);
   }
 
   function plot(id, traces, extra) {

@@ -69,30 +69,19 @@ def compiled_check_in_child(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
-    from releases.artifact_safety import UnsafeArtifact, load_onnx, load_skops
+    from releases.artifact_safety import load_onnx
     from releases.compiled import compile_and_check
-    from releases.signature import InvalidEvaluationData, read_evaluation_csv
+    from releases.sandbox.child_inputs import (
+        load_model_in_child,
+        missing_features,
+        read_evaluation_in_child,
+    )
 
     on_stage("loading model")
-    try:
-        model = load_skops(
-            path=inputs / args["artifact"],
-            trusted=set(args["trusted"]),
-            max_uncompressed_bytes=args["max_uncompressed_bytes"],
-            max_entries=args["max_entries"],
-            max_schema_bytes=args["max_schema_bytes"],
-        )
-        frame = read_evaluation_csv(
-            path_or_file=inputs / args["evaluation"],
-            target=args["target"],
-            max_rows=args["max_rows"],
-        )
-    except UnsafeArtifact as exc:
-        raise OperationRefused("unsafe", exc.code, exc.message) from None
-    except InvalidEvaluationData as exc:
-        raise OperationRefused("unusable", "unusable", str(exc)) from None
+    model = load_model_in_child(inputs=inputs, args=args)
+    frame = read_evaluation_in_child(inputs=inputs, args=args, max_rows=args["max_rows"])
     on_stage("checking")
-    missing = [name for name in args["features"] if name not in frame.columns]
+    missing = missing_features(frame, args["features"])
     if missing:
         raise OperationRefused(
             "unusable",

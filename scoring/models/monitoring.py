@@ -47,8 +47,15 @@ class MonitoringSettings(models.Model):
     missing_rate = models.FloatField(
         default=0.1, validators=_unit, help_text="Alert when a feature is missing this often."
     )
+    # Null (the default): the model's one low-confidence threshold, which the metrics use too
+    # (scoring.relabel_routing.low_confidence_threshold); a number overrides it for monitoring.
     low_confidence = models.FloatField(
-        default=0.6, validators=_unit, help_text="A prediction below this confidence is unsure."
+        null=True,
+        blank=True,
+        default=None,
+        validators=_unit,
+        help_text="A prediction below this confidence is unsure. Blank: the relabel policy's "
+        "threshold when it ranks by least confidence, else MODELGATE_LOW_CONFIDENCE_THRESHOLD.",
     )
     low_confidence_rate = models.FloatField(
         default=0.3, validators=_unit, help_text="Alert when this share of predictions is unsure."

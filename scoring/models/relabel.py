@@ -75,17 +75,23 @@ class RelabelStatus(models.TextChoices):
     LABELED = "labeled", "labeled"
     DISPUTED = "disputed", "disputed"
     SETTLED = "settled", "settled by a reviewer"
+    # The app that made the prediction reported its outcome (scoring.services.feedback): the
+    # truth is known, so nobody labels the item any more.
+    ANSWERED = "answered", "answered by app feedback"
 
     @classmethod
     def done(cls) -> frozenset[str]:
-        return frozenset({cls.LABELED, cls.SETTLED})
+        return frozenset({cls.LABELED, cls.SETTLED, cls.ANSWERED})
 
 
 RELABEL_TRANSITIONS: dict[str, frozenset[str]] = {
-    RelabelStatus.OPEN: frozenset({RelabelStatus.LABELED, RelabelStatus.DISPUTED}),
-    RelabelStatus.DISPUTED: frozenset({RelabelStatus.SETTLED}),
+    RelabelStatus.OPEN: frozenset(
+        {RelabelStatus.LABELED, RelabelStatus.DISPUTED, RelabelStatus.ANSWERED}
+    ),
+    RelabelStatus.DISPUTED: frozenset({RelabelStatus.SETTLED, RelabelStatus.ANSWERED}),
     RelabelStatus.LABELED: frozenset(),
     RelabelStatus.SETTLED: frozenset(),
+    RelabelStatus.ANSWERED: frozenset(),
 }
 
 

@@ -2,7 +2,11 @@
 
 Everything here reads the hourly tables and the frozen references, never the raw log, except a
 window of the last N predictions (bounded by ``MAX_WINDOW_ROWS``), which reads those rows by the
-(version, created_at) index.
+(version, created_at) index, and live accuracy over a window, which is
+``scoring.selectors.labels.live_accuracy`` (one aggregate over the labels by the
+(version, predicted_at) index): the one definition the model page, the version page, the
+dashboard's headline and the accuracy alert share. The hourly label counts stay the series'
+pre-aggregate.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from scoring.models import (
     MonitoringReference,
     MonitoringSettings,
 )
+from scoring.relabel_routing import low_confidence_threshold
+from scoring.selectors.labels import LiveAccuracy, live_accuracy
 from scoring.services.monitoring import (
     CONFIDENCE_BINS,
     LATENCY_EDGES_MS,
@@ -79,6 +85,14 @@ def monitoring_settings_for(*, registered_model: RegisteredModel) -> MonitoringS
     """The model's settings, or an unsaved row holding the defaults."""
     found = MonitoringSettings.objects.filter(registered_model=registered_model).first()
     return found or MonitoringSettings(registered_model=registered_model)
+
+
+def low_confidence_of(chosen: MonitoringSettings) -> float:
+    """The confidence below which monitoring counts a prediction as unsure: the settings' own
+    figure, else the model's one threshold (the metrics counter's too)."""
+    if chosen.low_confidence is not None:
+        return chosen.low_confidence
+    return low_confidence_threshold(chosen.registered_model_id)
 
 
 def thresholds_for(*, registered_model: RegisteredModel) -> drift.Thresholds:
@@ -293,6 +307,11 @@ class PredictionStats:
     live_accuracy: float | None = None
     live_mae: float | None = None
     labeled: int = 0
+    low_confidence_below: float = 0.0  # the threshold ``low_confidence_rate`` counted with
+    # The window's figure from ``scoring.selectors.labels.live_accuracy``, the one definition
+    # the model and version pages use too (``live_accuracy``/``live_mae``/``sampled`` above
+    # are its unbiased estimate, so a headline and an alert never differ from those pages).
+    live: LiveAccuracy | None = None
 
 
 def _stats_of(
@@ -322,6 +341,7 @@ def _stats_of(
         abs_error += row.sampled_abs_error_sum
     out.latency_mean = _rate(latency_sum, out.rows)  # type: ignore[arg-type]
     out.latency_p95 = _quantile(latency_hist, 0.95)
+    out.low_confidence_below = low_confidence
     out.low_confidence_rate = _rate(
         low_confidence_count(confidence_hist, low_confidence), out.confidence_rows
     )
@@ -338,13 +358,18 @@ def prediction_stats(
 ) -> PredictionStats:
     now = now or timezone.now()
     chosen = monitoring_settings_for(registered_model=model_version.registered_model)
-    rows = list(
-        HourlyPredictions.objects.filter(
-            model_version=model_version, hour__gte=hour_of(now - timedelta(hours=hours))
-        )
-    )
+    start = hour_of(now - timedelta(hours=hours))
+    rows = list(HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start))
     classification = (model_version.signature or {}).get("task") == "classification"
-    return _stats_of(rows, chosen.low_confidence, classification)
+    out = _stats_of(rows, low_confidence_of(chosen), classification)
+    # Live accuracy over the window is read from the labels themselves, not summed from the
+    # hourly rows: those are a pre-aggregate for the series, recounted on the job's lag.
+    out.live = live_accuracy(model_version=model_version, since=start)
+    estimate = out.live.unbiased
+    out.sampled = estimate.count if estimate else 0
+    out.live_accuracy = estimate.value if estimate and out.live.metric == "accuracy" else None
+    out.live_mae = estimate.value if estimate and out.live.metric == "mae" else None
+    return out
 
 
 def hourly_series(
@@ -360,8 +385,9 @@ def hourly_series(
         k: [] for k in ("hour", "rows", "latency_mean", "latency_p95", "low_confidence_rate",
                         "drift_share", "live_accuracy", "live_mae", "sampled")
     }  # fmt: skip
+    below = low_confidence_of(chosen)
     for row in HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start):
-        stats = _stats_of([row], chosen.low_confidence, classification)
+        stats = _stats_of([row], below, classification)
         series["hour"].append(row.hour.isoformat())
         series["rows"].append(stats.rows)
         series["latency_mean"].append(stats.latency_mean)

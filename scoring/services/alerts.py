@@ -103,7 +103,7 @@ def conditions_of(
                 AlertKind.LOW_CONFIDENCE, "", stats.low_confidence_rate, chosen.low_confidence_rate,
                 stats.low_confidence_rate > chosen.low_confidence_rate,
                 f"{stats.low_confidence_rate:.0%} of predictions had confidence below "
-                f"{chosen.low_confidence:.2f} in the last {hours}h "
+                f"{stats.low_confidence_below:.2f} in the last {hours}h "
                 f"(threshold {chosen.low_confidence_rate:.0%}).",
             )
         )  # fmt: skip
@@ -175,9 +175,7 @@ def alerts_evaluate(*, model_version: ModelVersion, now: datetime | None = None)
 
 
 def _may_act(actor: User, model: RegisteredModel) -> bool:
-    return user_can(user=actor, team_id=model.team_id, action="edit") or user_can(
-        user=actor, team_id=model.team_id, action="review"
-    )
+    return user_can(user=actor, team_id=model.team_id, action="operate")
 
 
 @transaction.atomic

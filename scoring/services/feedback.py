@@ -8,6 +8,12 @@ without bound. The first label is recorded completely by its ``GroundTruth`` row
 ``source="feedback"``); an audit row is written when feedback overwrites a different label
 (from a labeler's queue or an earlier report), because only then would something be lost.
 Repeating the same label changes nothing and writes nothing.
+
+Feedback wins over relabel queues: the app observed the outcome, a labeler infers it. A
+prediction's open or disputed queue item is therefore answered by the feedback (status
+``answered``, one audit row, since it changes what labelers are offered) and leaves the queue;
+a queue label that arrives after feedback is kept as the labeler's answer but never replaces
+the feedback's ground truth (scoring.services.relabel). Both take the prediction's row lock.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from django.db import transaction
 
 from releases.services.audit import audit_record
 from scoring.models import GroundTruth, Prediction
-from scoring.services.labels import ground_truth_write, label_check
+from scoring.services.labels import ground_truth_write, label_check, prediction_lock
+from scoring.services.relabel import relabel_items_answer
 
 
 @transaction.atomic
@@ -35,7 +42,7 @@ def prediction_feedback_record(
     # The prediction row's lock puts concurrent reports on one prediction in turn, so each
     # audit row names the label it really replaced (without it two first reports both see no
     # row and the second overwrite goes unrecorded).
-    Prediction.objects.select_for_update().filter(pk=prediction.pk).values_list("pk").first()
+    prediction_lock(prediction_id=prediction.pk)
     existing = GroundTruth.objects.filter(prediction=prediction).first()
     if (
         existing is not None
@@ -48,6 +55,7 @@ def prediction_feedback_record(
         prediction=prediction, signature=signature, label=value, source=GroundTruth.Source.FEEDBACK,
         sampled=True, labeled_by=caller, user=actor,
     )  # fmt: skip
+    relabel_items_answer(actor=actor, prediction=prediction, caller=caller, label=value)
     if existing is not None and existing.label != value:
         audit_record(
             actor=actor,

@@ -17,6 +17,13 @@ from releases.errors import InvalidInput
 from scoring.models import GroundTruth, Prediction
 
 
+def prediction_lock(*, prediction_id: Any) -> None:
+    """Lock the prediction's row until the caller's transaction ends. Every writer of its
+    ground truth (app feedback, a relabel item's label, skip or settlement) takes this lock
+    first, so they take turns and each sees what the one before it wrote."""
+    Prediction.objects.select_for_update().filter(pk=prediction_id).values_list("pk").first()
+
+
 def label_check(*, signature: dict[str, Any], label: Any) -> Any:
     """The label as the model's own value: one of its classes (``"1"`` matches the class ``1``),
     or a finite number for a regressor. A 400 that names the allowed labels otherwise."""

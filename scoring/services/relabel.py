@@ -6,6 +6,12 @@ waiting for each other. SQLite has no row locks; its transactions start with ``B
 IMMEDIATE`` (webapp.settings), which serialises the same code. An item is leased to one labeler
 at a time, also when it needs several labels (they come one after another), so two labelers
 never hold the same item.
+
+App feedback wins over the queue (scoring.services.feedback): it answers a prediction's open or
+disputed item, which leaves the queue. A label or settlement that still reaches an item whose
+prediction has feedback is kept as the labeler's answer, the item is answered, and the
+feedback stays the ground truth; the audit row names both labels. Every write here first
+takes the prediction's row lock, as feedback does, so the two take turns.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ from releases.models import RegisteredModel
 from releases.services.audit import audit_record
 from scoring.models import (
     RELABEL_TRANSITIONS,
+    GroundTruth,
+    Prediction,
     RelabelItem,
     RelabelLabel,
     RelabelReason,
     RelabelStatus,
 )
 from scoring.selectors.relabel import VERSION_BULK, user_can_label, user_can_settle
-from scoring.services.labels import ground_truth_write, label_check
+from scoring.services.labels import ground_truth_write, label_check, prediction_lock
 
 
 def _lease_seconds(registered_model_id: int) -> int:
@@ -133,6 +141,8 @@ def relabel_item_lease_next(
 
 
 def _lock(item: RelabelItem) -> RelabelItem:
+    # The prediction first, then the item: the order feedback takes them in, so no deadlock.
+    prediction_lock(prediction_id=item.prediction_id)
     return (
         RelabelItem.objects.select_for_update(of=("self",))
         .select_related("registered_model__team", "model_version", "prediction")
@@ -169,6 +179,37 @@ def _settle_truth(item: RelabelItem, signature: dict[str, Any], label: Any, acto
         labeled_by=f"user:{actor.pk}",
         user=actor,
     )
+
+
+def _feedback_of(item: RelabelItem) -> GroundTruth | None:
+    """The prediction's ground truth when app feedback wrote it (it then wins over the queue)."""
+    return GroundTruth.objects.filter(
+        prediction_id=item.prediction_id, source=GroundTruth.Source.FEEDBACK
+    ).first()
+
+
+def relabel_items_answer(
+    *, actor: User | None, prediction: Prediction, caller: str, label: Any
+) -> int:
+    """App feedback gave ``prediction`` its truth: its open or disputed queue item is answered
+    and leaves the queue (the caller holds the prediction's lock). The number of items
+    answered (0 or 1)."""
+    items = RelabelItem.objects.select_for_update(of=("self",)).filter(
+        prediction=prediction, status__in=[RelabelStatus.OPEN, RelabelStatus.DISPUTED]
+    )
+    answered = 0
+    for item in items.select_related("registered_model"):
+        _move(item, RelabelStatus.ANSWERED)
+        item.save(update_fields=_ITEM_STATE)
+        audit_record(
+            actor=actor,
+            action="relabel.answered_by_feedback",
+            registered_model=item.registered_model,
+            model_version=prediction.model_version,
+            payload={"item": item.pk, "label": label, "caller": caller},
+        )
+        answered += 1
+    return answered
 
 
 def _answers(item: RelabelItem) -> dict[int, RelabelLabel]:
@@ -208,7 +249,10 @@ def relabel_item_label(*, actor: User, item: RelabelItem, label: Any) -> Relabel
         item=locked, labeler=actor, kind=RelabelLabel.Kind.LABEL, label=value
     )
     locked.label_count += 1
-    if locked.label_count >= locked.labels_needed:
+    feedback = _feedback_of(locked)
+    if feedback is not None:
+        _move(locked, RelabelStatus.ANSWERED)
+    elif locked.label_count >= locked.labels_needed:
         given = [a.label for a in answers.values() if a.kind == RelabelLabel.Kind.LABEL]
         if all(g == value for g in given):
             _move(locked, RelabelStatus.LABELED)
@@ -225,9 +269,17 @@ def relabel_item_label(*, actor: User, item: RelabelItem, label: Any) -> Relabel
         action="relabel.label",
         registered_model=locked.registered_model,
         model_version=locked.model_version,
-        payload={"item": locked.pk, "label": value, "status": locked.status},
-    )
+        payload={"item": locked.pk, "label": value, "status": locked.status,
+                 **_kept(feedback)},
+    )  # fmt: skip
     return locked
+
+
+def _kept(feedback: GroundTruth | None) -> dict[str, Any]:
+    """For the audit row of a queue label that did not replace app feedback."""
+    if feedback is None:
+        return {}
+    return {"kept_feedback": {"label": feedback.label, "labeled_by": feedback.labeled_by}}
 
 
 @transaction.atomic
@@ -279,14 +331,17 @@ def relabel_item_settle(*, actor: User, item: RelabelItem, label: Any) -> Relabe
             "labeler__username", "label"
         )
     )
-    _move(locked, RelabelStatus.SETTLED)
+    feedback = _feedback_of(locked)
+    _move(locked, RelabelStatus.SETTLED if feedback is None else RelabelStatus.ANSWERED)
     locked.save(update_fields=_ITEM_STATE)
-    _settle_truth(locked, signature, value, actor)
+    if feedback is None:
+        _settle_truth(locked, signature, value, actor)
     audit_record(
         actor=actor,
         action="relabel.settle",
         registered_model=model,
         model_version=locked.model_version,
-        payload={"item": locked.pk, "label": value, "labels": [[u, v] for u, v in given]},
-    )
+        payload={"item": locked.pk, "label": value, "labels": [[u, v] for u, v in given],
+                 "status": locked.status, **_kept(feedback)},
+    )  # fmt: skip
     return locked

@@ -35,10 +35,7 @@ def relabel_policy_snapshot(policy: RelabelPolicy) -> dict[str, Any]:
 
 def user_can_set_relabel_policy(*, user: Any, registered_model: RegisteredModel) -> bool:
     """Data scientists (who own what the model learns from), reviewers and admins."""
-    team_id = registered_model.team_id
-    return user_can(user=user, team_id=team_id, action="edit") or user_can(
-        user=user, team_id=team_id, action="promote"
-    )
+    return user_can(user=user, team_id=registered_model.team_id, action="operate")
 
 
 def _fraction(name: str, value: Any, label: str) -> float:
