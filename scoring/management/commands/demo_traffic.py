@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
+from django.test import Client
+from django.utils import timezone
+
+from releases.errors import DomainError
+from releases.models import ModelVersion, RegisteredModel, StageAssignment, VersionStatus
+from releases.services import model_version_promote, model_version_review
+from scoring import services
+from scoring.models import AppToken, Prediction
+from scoring.prediction_log import prediction_log
+
+# What the releases demo loads: breast-cancer v1 (logistic regression) and v2 (random forest).
+MODEL = "breast-cancer"
+REVIEWER = "rui"
+STAGES = [(1, "production"), (2, "staging")]
+APP_NAME = "Triage app (demo)"
+# The feature whose values the demo shifts, so monitoring shows drift on one feature only.
+SHIFTED_FEATURE = "mean radius"
+UNSETTLED = {VersionStatus.PENDING, VersionStatus.VALIDATING}
+
+
+def _demo_rows(rng: Any) -> tuple[list[dict[str, float]], list[int]]:
+    """~300 rows from scikit-learn's bundled breast cancer set with their true labels: most as
+    they are, some halfway between a benign and a malignant biopsy (the model is unsure of
+    those, so they reach the labeling queue), and some with ``SHIFTED_FEATURE`` scaled up."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    plain = rng.choice(len(X), size=220, replace=False)
+    rows = [X.iloc[i].to_dict() for i in plain]
+    labels = [int(y.iloc[i]) for i in plain]
+    benign, malignant = X[y == 1], X[y == 0]
+    for _ in range(40):
+        a = benign.iloc[rng.integers(len(benign))]
+        b = malignant.iloc[rng.integers(len(malignant))]
+        share = rng.uniform(0.4, 0.6)
+        rows.append((a * share + b * (1 - share)).to_dict())
+        labels.append(int(share >= 0.5))
+    for i in rng.choice(len(X), size=60, replace=False):
+        row = X.iloc[i].to_dict()
+        row[SHIFTED_FEATURE] *= 1.8
+        rows.append(row)
+        labels.append(int(y.iloc[i]))
+    order = rng.permutation(len(rows))
+    return [rows[i] for i in order], [labels[i] for i in order]
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the demo: rui approves and promotes breast-cancer v1 to production and v2 to "
+        "staging, an app sends a few hundred predictions and reports some outcomes, and the "
+        "monitoring job runs once. Run after `manage.py demo` with a worker running (it waits "
+        "for validation). Safe to run again."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=120.0,
+            help="Seconds to wait for the demo versions' validation (default 120).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        model = RegisteredModel.objects.filter(name=MODEL).first()
+        reviewer = User.objects.filter(username=REVIEWER).first()
+        if model is None or reviewer is None:
+            self.stdout.write("No demo model: run `manage.py demo` first.")
+            return
+        versions = self._validated(model, wait=options["wait"])
+        if versions is None:
+            return
+        self._release(model, versions, reviewer)
+        if not StageAssignment.objects.filter(registered_model=model, stage="production").exists():
+            self.stdout.write("Demo traffic skipped: no production version.")
+            return
+        if Prediction.objects.filter(registered_model=model).exists():
+            self.stdout.write(f"Demo traffic: {MODEL} already has predictions.")
+            return
+        self._traffic(model, reviewer)
+
+    def _validated(self, model: RegisteredModel, *, wait: float) -> dict[int, ModelVersion] | None:
+        deadline = time.monotonic() + wait
+        numbers = [n for n, _ in STAGES]
+        while True:
+            versions = {
+                v.version: v for v in model.versions.filter(version__in=numbers).order_by("version")
+            }
+            unsettled = [n for n, v in versions.items() if v.status in UNSETTLED]
+            if not unsettled:
+                return versions
+            if time.monotonic() >= deadline:
+                self.stdout.write(
+                    f"Demo traffic skipped: {MODEL} v{', v'.join(map(str, unsettled))} still "
+                    "validating; run `manage.py demo_traffic` once the worker is done."
+                )
+                return None
+            time.sleep(1)
+
+    def _release(
+        self, model: RegisteredModel, versions: dict[int, ModelVersion], reviewer: User
+    ) -> None:
+        """Four eyes: rui reviews what dana uploaded. A stage someone already filled is left
+        alone, so a second run never undoes what people did in the demo."""
+        for number, stage in STAGES:
+            version = versions.get(number)
+            if version is None:
+                continue
+            if StageAssignment.objects.filter(registered_model=model, stage=stage).exists():
+                continue
+            try:
+                if version.status == VersionStatus.VALIDATED:
+                    version = model_version_review(
+                        actor=reviewer,
+                        model_version=version,
+                        decision="approve",
+                        comment="Demo: metrics and gates look fine.",
+                    )
+                model_version_promote(
+                    actor=reviewer, model_version=version, stage=stage, comment="Demo rollout."
+                )
+            except DomainError as exc:
+                self.stdout.write(f"Demo: v{number} not promoted to {stage}: {exc.message}")
+
+    def _traffic(self, model: RegisteredModel, reviewer: User) -> None:
+        import numpy as np
+
+        token = AppToken.objects.filter(name=APP_NAME, revoked_at__isnull=True).first()
+        if token is not None:
+            # Its key was shown once and is gone; a fresh one replaces it.
+            services.app_token_revoke(actor=reviewer, app_token=token)
+        # The demo's requests would flood the terminal `make run` prints its welcome in.
+        logging.getLogger("modelgate.access").setLevel(logging.WARNING)
+        _, key = services.app_token_create(actor=reviewer, registered_model=model, name=APP_NAME)
+        client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+        rows, labels = _demo_rows(np.random.default_rng(0))
+        ids: list[str] = []
+        size = 10
+        for start in range(0, len(rows), size):
+            # One request in five goes to staging, as a canary would.
+            stage = "?stage=staging" if (start // size) % 5 == 4 else ""
+            response = client.post(
+                f"/api/v1/models/{model.name}/predict/{stage}",
+                orjson.dumps({"instances": rows[start : start + size]}),
+                content_type="application/json",
+            )
+            if response.status_code != 200:
+                self.stdout.write(f"Demo traffic stopped: {response.content.decode()[:300]}")
+                return
+            ids += response.json()["prediction_ids"]
+        prediction_log.flush()  # writes the rows and routes the unsure ones to the queue
+        # The app reports what the biopsy showed for one prediction in five.
+        reported = 0
+        for prediction_id, label in list(zip(ids, labels, strict=True))[::5]:
+            response = client.post(
+                f"/api/v1/predictions/{prediction_id}/feedback/",
+                orjson.dumps({"label": label}),
+                content_type="application/json",
+            )
+            reported += response.status_code == 200
+        lag = timedelta(seconds=settings.MODELGATE_MONITORING_LAG_SECONDS + 1)
+        run = services.monitor_run(now=timezone.now() + lag)
+        self.stdout.write(
+            f"Demo traffic: {len(ids)} predictions on {MODEL}, {reported} outcomes reported, "
+            f"{run.rows} rows aggregated for monitoring."
+        )
