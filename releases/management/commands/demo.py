@@ -69,7 +69,9 @@ def _demo_versions() -> dict[str, list[tuple[str, bytes, bytes, str]]]:
             [("Histogram gradient boosting.", HistGradientBoostingClassifier(random_state=0))],
         ),
     ]:  # fmt: skip
-        X, y = loader(return_X_y=True, as_frame=True)
+        # Class names, not 0/1: what a labeler picks and the monitoring pages show.
+        data = loader(as_frame=True)
+        X, y = data.data, data.target.map(dict(enumerate(data.target_names)))
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
         evaluation = X_test.assign(target=y_test).to_csv(index=False).encode()
         out[name] = [

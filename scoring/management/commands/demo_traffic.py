@@ -26,33 +26,37 @@ STAGES = [(1, "production"), (2, "staging")]
 APP_NAME = "Triage app (demo)"
 # The feature whose values the demo shifts, so monitoring shows drift on one feature only.
 SHIFTED_FEATURE = "mean radius"
+HOURS = 6
 UNSETTLED = {VersionStatus.PENDING, VersionStatus.VALIDATING}
 
 
-def _demo_rows(rng: Any) -> tuple[list[dict[str, float]], list[int]]:
+def _demo_rows(rng: Any) -> tuple[list[dict[str, float]], list[str]]:
     """~300 rows from scikit-learn's bundled breast cancer set with their true labels: most as
     they are, some halfway between a benign and a malignant biopsy (the model is unsure of
-    those, so they reach the labeling queue), and some with ``SHIFTED_FEATURE`` scaled up."""
+    those, so they reach the labeling queue), and, last, some with ``SHIFTED_FEATURE`` scaled
+    up, as if a new scanner had arrived."""
     from sklearn.datasets import load_breast_cancer
 
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target.map(dict(enumerate(data.target_names)))
     plain = rng.choice(len(X), size=220, replace=False)
     rows = [X.iloc[i].to_dict() for i in plain]
-    labels = [int(y.iloc[i]) for i in plain]
-    benign, malignant = X[y == 1], X[y == 0]
+    labels = [str(y.iloc[i]) for i in plain]
+    benign, malignant = X[y == "benign"], X[y == "malignant"]
     for _ in range(40):
         a = benign.iloc[rng.integers(len(benign))]
         b = malignant.iloc[rng.integers(len(malignant))]
         share = rng.uniform(0.4, 0.6)
         rows.append((a * share + b * (1 - share)).to_dict())
-        labels.append(int(share >= 0.5))
+        labels.append("benign" if share >= 0.5 else "malignant")
+    order = list(rng.permutation(len(rows)))
+    rows, labels = [rows[i] for i in order], [labels[i] for i in order]
     for i in rng.choice(len(X), size=60, replace=False):
         row = X.iloc[i].to_dict()
         row[SHIFTED_FEATURE] *= 1.8
         rows.append(row)
-        labels.append(int(y.iloc[i]))
-    order = rng.permutation(len(rows))
-    return [rows[i] for i in order], [labels[i] for i in order]
+        labels.append(str(y.iloc[i]))
+    return rows, labels
 
 
 class Command(BaseCommand):
@@ -159,6 +163,14 @@ class Command(BaseCommand):
                 return
             ids += response.json()["prediction_ids"]
         prediction_log.flush()  # writes the rows and routes the unsure ones to the queue
+        # Spread the requests over the last HOURS hours, so the dashboard draws a day's shape
+        # (and the shifted rows, sent last, make drift appear in the latest hours).
+        now = timezone.now()
+        step = timedelta(hours=HOURS) / len(ids)
+        for start in range(0, len(ids), size):
+            Prediction.objects.filter(pk__in=ids[start : start + size]).update(
+                created_at=now - step * (len(ids) - start)
+            )
         # The app reports what the biopsy showed for one prediction in five.
         reported = 0
         for prediction_id, label in list(zip(ids, labels, strict=True))[::5]:
