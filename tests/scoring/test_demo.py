@@ -44,6 +44,12 @@ def test_demo_serves_a_model_with_a_queue_and_monitoring_and_runs_twice_alike(
 ) -> None:
     settings.MODELGATE_MONITORING_READERS = 1  # the test's rows are not committed
     out = _load_demo()
+    # v2 was validated before v1 served, so dana re-validates it against production; the
+    # second run finds that done (the worker's part, here) and promotes v2 to staging.
+    assert ModelVersion.objects.get(version=2, registered_model__name="breast-cancer").status == (
+        VersionStatus.PENDING
+    )
+    _load_demo()
 
     production = StageAssignment.objects.select_related("model_version", "assigned_by").get(
         registered_model__name="breast-cancer", stage="production"

@@ -110,16 +110,15 @@ class Command(BaseCommand):
             if model.versions.exists():
                 continue
             versions = versions or _demo_versions()
-            for i, (notes, artifact, evaluation, target) in enumerate(versions[name]):
+            for notes, artifact, evaluation, target in versions[name]:
                 model_version_upload(
                     actor=users[owner],
                     registered_model=model,
                     artifact=ContentFile(artifact, name="model.skops"),
-                    # The standing evaluation set comes with v1; later versions reuse it.
-                    evaluation_data=ContentFile(evaluation, name="evaluation.csv")
-                    if i == 0
-                    else None,
-                    target=target if i == 0 else "",
+                    # Each version brings the set: they are validated side by side, before v1's
+                    # set becomes the model's standing one, so v2 could not reuse it.
+                    evaluation_data=ContentFile(evaluation, name="evaluation.csv"),
+                    target=target,
                     notes=notes,
                     tags=["demo"],
                 )

@@ -14,7 +14,11 @@ from django.utils import timezone
 
 from releases.errors import DomainError
 from releases.models import ModelVersion, RegisteredModel, StageAssignment, VersionStatus
-from releases.services import model_version_promote, model_version_review
+from releases.services import (
+    model_version_promote,
+    model_version_rerun_validation,
+    model_version_review,
+)
 from scoring import services
 from scoring.models import AppToken, Prediction
 from scoring.prediction_log import prediction_log
@@ -22,7 +26,11 @@ from scoring.prediction_log import prediction_log
 # What the releases demo loads: breast-cancer v1 (logistic regression) and v2 (random forest).
 MODEL = "breast-cancer"
 REVIEWER = "rui"
-STAGES = [(1, "production"), (2, "staging")]
+# (version, stage, rui's review comment)
+STAGES = [
+    (1, "production", "Demo: the baseline; accuracy 0.98 on the evaluation set."),
+    (2, "staging", "Demo: a candidate; let it run in staging beside production first."),
+]
 APP_NAME = "Triage app (demo)"
 # The feature whose values the demo shifts, so monitoring shows drift on one feature only.
 SHIFTED_FEATURE = "mean radius"
@@ -81,10 +89,9 @@ class Command(BaseCommand):
         if model is None or reviewer is None:
             self.stdout.write("No demo model: run `manage.py demo` first.")
             return
-        versions = self._validated(model, wait=options["wait"])
-        if versions is None:
-            return
-        self._release(model, versions, reviewer)
+        deadline = time.monotonic() + options["wait"]
+        for number, stage, comment in STAGES:
+            self._release(model, number, stage, comment, reviewer, deadline)
         if not StageAssignment.objects.filter(registered_model=model, stage="production").exists():
             self.stdout.write("Demo traffic skipped: no production version.")
             return
@@ -93,48 +100,64 @@ class Command(BaseCommand):
             return
         self._traffic(model, reviewer)
 
-    def _validated(self, model: RegisteredModel, *, wait: float) -> dict[int, ModelVersion] | None:
-        deadline = time.monotonic() + wait
-        numbers = [n for n, _ in STAGES]
+    def _settled(self, model: RegisteredModel, number: int, deadline: float) -> ModelVersion | None:
+        """The version once the worker is done validating it; None if it does not exist or
+        the deadline passes first."""
         while True:
-            versions = {
-                v.version: v for v in model.versions.filter(version__in=numbers).order_by("version")
-            }
-            unsettled = [n for n, v in versions.items() if v.status in UNSETTLED]
-            if not unsettled:
-                return versions
+            version = model.versions.filter(version=number).first()
+            if version is None or version.status not in UNSETTLED:
+                return version
             if time.monotonic() >= deadline:
                 self.stdout.write(
-                    f"Demo traffic skipped: {MODEL} v{', v'.join(map(str, unsettled))} still "
-                    "validating; run `manage.py demo_traffic` once the worker is done."
+                    f"Demo: {MODEL} v{number} is still validating; run `manage.py demo_traffic` "
+                    "again once the worker is done."
                 )
                 return None
-            time.sleep(1)
+            time.sleep(0.5)
 
     def _release(
-        self, model: RegisteredModel, versions: dict[int, ModelVersion], reviewer: User
+        self,
+        model: RegisteredModel,
+        number: int,
+        stage: str,
+        comment: str,
+        reviewer: User,
+        deadline: float,
     ) -> None:
         """Four eyes: rui reviews what dana uploaded. A stage someone already filled is left
         alone, so a second run never undoes what people did in the demo."""
-        for number, stage in STAGES:
-            version = versions.get(number)
+        if StageAssignment.objects.filter(registered_model=model, stage=stage).exists():
+            return
+        version = self._settled(model, number, deadline)
+        if version is None:
+            return
+        production = StageAssignment.objects.filter(registered_model=model, stage="production")
+        if (
+            version.status == VersionStatus.VALIDATED
+            and version.evaluation_dataset_id is not None
+            and (version.validation_report or {}).get("comparison") is None
+            and production.exclude(model_version=version).exists()
+        ):
+            # The demo's versions were validated side by side, before anything served: the
+            # uploader validates this one again, so its review page compares it with
+            # production on the evaluation set production adopted.
+            model_version_rerun_validation(actor=version.uploaded_by, model_version=version)
+            version = self._settled(model, number, deadline)
             if version is None:
-                continue
-            if StageAssignment.objects.filter(registered_model=model, stage=stage).exists():
-                continue
-            try:
-                if version.status == VersionStatus.VALIDATED:
-                    version = model_version_review(
-                        actor=reviewer,
-                        model_version=version,
-                        decision="approve",
-                        comment="Demo: metrics and gates look fine.",
-                    )
-                model_version_promote(
-                    actor=reviewer, model_version=version, stage=stage, comment="Demo rollout."
+                return
+        try:
+            if version.status == VersionStatus.VALIDATED:
+                version = model_version_review(
+                    actor=reviewer,
+                    model_version=version,
+                    decision="approve",
+                    comment=comment,
                 )
-            except DomainError as exc:
-                self.stdout.write(f"Demo: v{number} not promoted to {stage}: {exc.message}")
+            model_version_promote(
+                actor=reviewer, model_version=version, stage=stage, comment="Demo rollout."
+            )
+        except DomainError as exc:
+            self.stdout.write(f"Demo: v{number} not promoted to {stage}: {exc.message}")
 
     def _traffic(self, model: RegisteredModel, reviewer: User) -> None:
         import numpy as np
@@ -149,10 +172,11 @@ class Command(BaseCommand):
         client = Client(HTTP_AUTHORIZATION=f"Token {key}")
         rows, labels = _demo_rows(np.random.default_rng(0))
         ids: list[str] = []
+        canary = StageAssignment.objects.filter(registered_model=model, stage="staging").exists()
         size = 10
         for start in range(0, len(rows), size):
             # One request in five goes to staging, as a canary would.
-            stage = "?stage=staging" if (start // size) % 5 == 4 else ""
+            stage = "?stage=staging" if canary and (start // size) % 5 == 4 else ""
             response = client.post(
                 f"/api/v1/models/{model.name}/predict/{stage}",
                 orjson.dumps({"instances": rows[start : start + size]}),
