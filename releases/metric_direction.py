@@ -16,7 +16,9 @@ LOWER_IS_BETTER: frozenset[str] = frozenset(
         "mae",
         "mse",
         "rmse",
+        "mape",
         "log_loss",
+        "brier",  # what releases/evaluation.py reports
         "brier_score",
         "predict_ms_per_row",
         "load_seconds",

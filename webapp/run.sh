@@ -35,6 +35,8 @@ for _ in $(seq 1 60); do
   curl -fsS "http://$host:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.5
 done
+# Once the worker has validated the demo versions: promote them, send traffic, monitor once.
+$py manage.py demo_traffic --wait 120 | sed 's/^/  /' || echo "  The demo traffic failed; see above (the app runs anyway)."
 cat <<MSG
 
   ModelGate is running at  http://$host:$port/

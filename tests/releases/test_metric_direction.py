@@ -14,12 +14,22 @@ def test_scores_are_better_when_higher(metric):
     assert compare(metric, 0.85, 0.89) == "worse"
 
 
-@pytest.mark.parametrize("metric", ["mae", "rmse", "log_loss", "predict_ms_per_row"])
+@pytest.mark.parametrize(
+    "metric", ["mae", "rmse", "mape", "log_loss", "brier", "predict_ms_per_row"]
+)
 def test_errors_and_losses_are_better_when_lower(metric):
     assert metric in LOWER_IS_BETTER
     assert not higher_is_better(metric)
     assert compare(metric, 0.25, 0.30) == "better"
     assert compare(metric, 0.35, 0.30) == "worse"
+
+
+def test_every_error_the_evaluator_reports_is_better_when_lower():
+    from releases.evaluation import ALL_METRICS
+
+    scores = {"accuracy", "balanced_accuracy", "roc_auc", "r2"}
+    scores |= {m for m in ALL_METRICS if m.startswith(("precision", "recall", "f1"))}
+    assert {m for m in ALL_METRICS if higher_is_better(m)} == scores
 
 
 def test_rounding_noise_and_nan_are_the_same():

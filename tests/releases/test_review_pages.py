@@ -435,3 +435,11 @@ def test_review_page_shows_shap_importance_beside_production(client, reviewer2, 
         '<td class="mono">tenure</td><td>0.2000</td><td><span class="muted">—</span></td>' in rows
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rows and "<script>alert" not in rows
+
+
+def test_review_page_offers_no_promotion_to_the_stage_the_version_holds(
+    client, reviewer, in_production
+):
+    html = get(client, reviewer, REVIEW.format(1)).split("<main")[1]
+    assert "?stage=production" not in html  # v1 serves production already
+    assert "Promote to staging…" in html

@@ -69,7 +69,9 @@ def _demo_versions() -> dict[str, list[tuple[str, bytes, bytes, str]]]:
             [("Histogram gradient boosting.", HistGradientBoostingClassifier(random_state=0))],
         ),
     ]:  # fmt: skip
-        X, y = loader(return_X_y=True, as_frame=True)
+        # Class names, not 0/1: what a labeler picks and the monitoring pages show.
+        data = loader(as_frame=True)
+        X, y = data.data, data.target.map(dict(enumerate(data.target_names)))
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
         evaluation = X_test.assign(target=y_test).to_csv(index=False).encode()
         out[name] = [
@@ -108,16 +110,15 @@ class Command(BaseCommand):
             if model.versions.exists():
                 continue
             versions = versions or _demo_versions()
-            for i, (notes, artifact, evaluation, target) in enumerate(versions[name]):
+            for notes, artifact, evaluation, target in versions[name]:
                 model_version_upload(
                     actor=users[owner],
                     registered_model=model,
                     artifact=ContentFile(artifact, name="model.skops"),
-                    # The standing evaluation set comes with v1; later versions reuse it.
-                    evaluation_data=ContentFile(evaluation, name="evaluation.csv")
-                    if i == 0
-                    else None,
-                    target=target if i == 0 else "",
+                    # Each version brings the set: they are validated side by side, before v1's
+                    # set becomes the model's standing one, so v2 could not reuse it.
+                    evaluation_data=ContentFile(evaluation, name="evaluation.csv"),
+                    target=target,
                     notes=notes,
                     tags=["demo"],
                 )
