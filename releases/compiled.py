@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,8 @@ def compile_and_check(
             path = work / f"compiled-{dtype}.onnx"
             path.write_bytes(data)
             session = load_session(path)
-            outputs = session.run(None, onnx_feed(session, X))
+            features = [str(f["name"]) for f in signature["features"]]
+            outputs = session.run(None, onnx_feed(session, X, features))
         except Exception as exc:  # ORT refusing or failing on the converted graph
             logger.info("ONNX Runtime could not run the conversion: %r", exc)
             attempts.append(f"{dtype} inputs: ONNX Runtime could not run the conversion")
@@ -150,12 +151,36 @@ def _closeness(verdict: dict[str, Any]) -> tuple[float, float]:
     return (1.0 if agreement is None else agreement, -diff)
 
 
-def onnx_feed(session: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+def input_columns(input_names: Sequence[str], features: Sequence[str]) -> list[str]:
+    """The feature that feeds each graph input, in the graph's input order.
+
+    By name when every input is a feature. skl2onnx renames inputs that are not valid ONNX
+    names (``mean radius`` becomes ``mean_radius``); our conversion declares one input per
+    feature in signature order, so then the input at position i is feature i."""
+    known = set(features)
+    if all(name in known for name in input_names):
+        return list(input_names)
+    if len(input_names) == len(features):
+        return list(features)
+    raise ValueError(
+        f"The compiled graph's inputs {list(input_names)} do not match the features "
+        f"{list(features)}."
+    )
+
+
+def onnx_feed(
+    session: Any, X: pd.DataFrame, features: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """The input of a compiled model for the rows of ``X``: one ``[n, 1]`` column per input,
-    typed as the graph declares it."""
+    typed as the graph declares it. ``features``: the signature's feature order (default: X's
+    columns), which matches renamed inputs by position."""
     feed: dict[str, np.ndarray] = {}
-    for spec in session.get_inputs():
-        column = X[spec.name]
+    specs = session.get_inputs()
+    sources = input_columns(
+        [spec.name for spec in specs], list(features) if features is not None else list(X.columns)
+    )
+    for spec, source in zip(specs, sources, strict=True):
+        column = X[source]
         if spec.type == "tensor(string)":
             values = column.astype(object).where(column.notna(), "").astype(str)
             feed[spec.name] = values.to_numpy(dtype=object).reshape(-1, 1)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from releases.request_rows import Rows
+from releases.compiled import input_columns
+from releases.request_rows import Rows, feature_names
 
 # predict() is classes_[argmax(predict_proba())] for these, ties included (first maximum).
 _ARGMAX_PREDICT = frozenset(
@@ -102,7 +103,7 @@ def _score_onnx(session: Any, rows: Rows | pd.DataFrame, *, signature: dict[str,
     if isinstance(rows, Rows):
         feeds = _feeds_from_rows(inputs, rows)
     else:
-        feeds = _feeds_from_frame(inputs, rows)
+        feeds = _feeds_from_frame(inputs, rows, feature_names(signature))
     outputs = session.run(None, feeds)
     labels = np.asarray(outputs[0]).ravel()
     if len(outputs) < 2 or signature.get("task") == "regression":
@@ -124,15 +125,19 @@ def _feeds_from_rows(inputs: list[tuple[str, str]], rows: Rows) -> dict[str, np.
         name, kind = inputs[0]
         matrix = rows.block.T if rows.block is not None else rows.frame().to_numpy()
         return {name: np.ascontiguousarray(matrix, dtype=_ONNX_DTYPES.get(kind, np.float32))}
+    sources = input_columns([name for name, _ in inputs], rows.names)
     block = rows.block
     if block is not None and all(kind == "tensor(float)" for _, kind in inputs):
         # One cast for all columns; each row of the cast block is one [n, 1] input.
         cast = block.astype(np.float32)
         index = {name: i for i, name in enumerate(rows.names)}
-        return {name: cast[index[name]].reshape(-1, 1) for name, _ in inputs}
+        return {
+            name: cast[index[source]].reshape(-1, 1)
+            for (name, _), source in zip(inputs, sources, strict=True)
+        }
     feeds: dict[str, np.ndarray] = {}
-    for name, kind in inputs:
-        column = rows.columns[name] if name in rows.columns else rows.columns[rows.names[0]]
+    for (name, kind), source in zip(inputs, sources, strict=True):
+        column = rows.columns[source]
         if kind == "tensor(string)":
             values = np.array(["" if v is None or v != v else str(v) for v in column], dtype=object)
         else:
@@ -141,15 +146,20 @@ def _feeds_from_rows(inputs: list[tuple[str, str]], rows: Rows) -> dict[str, np.
     return feeds
 
 
-def _feeds_from_frame(inputs: list[tuple[str, str]], frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _feeds_from_frame(
+    inputs: list[tuple[str, str]], frame: pd.DataFrame, features: list[str]
+) -> dict[str, np.ndarray]:
     feeds: dict[str, np.ndarray] = {}
     if len(inputs) == 1 and frame.shape[1] > 1:
         # One 2-D tensor for an all-numeric model.
         name, kind = inputs[0]
         feeds[name] = frame.to_numpy(dtype=_ONNX_DTYPES.get(kind, np.float32))
         return feeds
-    for name, kind in inputs:
-        column = frame[name] if name in frame else frame.iloc[:, 0]
+    sources = input_columns(
+        [name for name, _ in inputs], features or [str(c) for c in frame.columns]
+    )
+    for (name, kind), source in zip(inputs, sources, strict=True):
+        column = frame[source]
         if kind == "tensor(string)":
             values = column.astype(str).to_numpy(dtype=object)
         else:

@@ -126,3 +126,26 @@ def test_checked_rows_give_scikit_learn_the_same_frame_as_the_body_parser() -> N
                                                                 max_rows=1000))  # fmt: skip
     assert scored.predictions == model.predict(frame).tolist()
     np.testing.assert_array_equal(scored.probabilities, model.predict_proba(frame))
+
+
+def test_a_model_whose_feature_names_have_spaces_compiles_and_is_served_by_position() -> None:
+    """skl2onnx renames ``mean radius`` to ``mean_radius``; the check and serving must still
+    feed feature i to input i, never one column to every input."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame[list(data.feature_names[:6])]
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame, data.target)
+    signature = signature_of(model)
+    assert any(" " in f["name"] for f in signature["features"])
+    session = _compiled(model, frame, signature)
+    assert {i.name for i in session.get_inputs()} != set(frame.columns)  # renamed by skl2onnx
+    rows = checked_rows_from_body(
+        {"instances": frame[:50].to_dict("records")}, signature=signature, max_rows=1000
+    )
+
+    for given in (rows, frame[:50]):
+        scored = score(session, given, signature=signature)
+        assert scored.predictions == model.predict(frame[:50]).tolist()
+        np.testing.assert_allclose(scored.probabilities, model.predict_proba(frame[:50]), atol=1e-5)
