@@ -15,18 +15,10 @@ from explain import services
 from explain.sandbox_ops import shap_report_in_sandbox
 from releases.artifact_store import local_copy
 from releases.models import ModelVersion
-from releases.sandbox import SandboxFailure, SandboxLimits
-from releases.services import trusted_type_allowlist
+from releases.sandbox import SandboxFailure
+from releases.services import sandbox_limits, trusted_type_allowlist
 
 logger = logging.getLogger(__name__)
-
-
-def _limits() -> SandboxLimits:
-    return SandboxLimits(
-        memory_mb=settings.MODELGATE_SANDBOX_MEMORY_MB,
-        cpu_seconds=settings.MODELGATE_SANDBOX_CPU_SECONDS,
-        wall_seconds=settings.MODELGATE_SANDBOX_WALL_SECONDS,
-    )
 
 
 @shared_task(
@@ -79,7 +71,7 @@ def shap_report_run(*, version_id: int) -> str:
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
                 max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
-                limits=_limits(),
+                limits=sandbox_limits(),
                 mode=settings.MODELGATE_SANDBOX,
             )
     except SandboxFailure as exc:

@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from releases import selectors, services
 from releases.artifact_store import local_copy
 from releases.models import VALIDATION_STAGES, ModelVersion, WebhookDelivery
-from releases.sandbox import SandboxFailure, SandboxLimits
+from releases.sandbox import SandboxFailure
 from releases.sandbox.compiled_check import compiled_check_in_sandbox
 from releases.sandbox.validation import ProductionInput, validate_in_sandbox
 
@@ -30,14 +30,6 @@ def worker_ping(*, token: str) -> dict[str, object]:
     info = {"token": token, "hostname": socket.gethostname(), "pid": os.getpid()}
     services.audit_record(actor=None, action="worker.ping", payload=info)
     return info
-
-
-def _sandbox_limits() -> SandboxLimits:
-    return SandboxLimits(
-        memory_mb=settings.MODELGATE_SANDBOX_MEMORY_MB,
-        cpu_seconds=settings.MODELGATE_SANDBOX_CPU_SECONDS,
-        wall_seconds=settings.MODELGATE_SANDBOX_WALL_SECONDS,
-    )
 
 
 class ValidationTask(Task):  # type: ignore[misc]
@@ -121,7 +113,7 @@ def validate_model_version(self: Task, *, version_id: int) -> str:
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
                 max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
-                limits=_sandbox_limits(),
+                limits=services.sandbox_limits(),
                 mode=settings.MODELGATE_SANDBOX,
                 on_stage=lambda stage: services.model_version_report_stage(
                     version_id=version_id, stage=stage
@@ -211,7 +203,7 @@ def compiled_check_run(self: Task, *, version_id: int) -> str:
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
                 max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
-                limits=_sandbox_limits(),
+                limits=services.sandbox_limits(),
                 mode=settings.MODELGATE_SANDBOX,
             )
     except SandboxFailure as exc:

@@ -16,21 +16,13 @@ from django.db import DatabaseError
 
 from releases.artifact_store import local_copy
 from releases.errors import DomainError, InvalidInput
-from releases.sandbox import SandboxFailure, SandboxLimits
-from releases.services import trusted_type_allowlist
+from releases.sandbox import SandboxFailure
+from releases.services import sandbox_limits, trusted_type_allowlist
 from scoring import batch_files, services
 from scoring.batch_sandbox import rows_before, score_in_sandbox
 from scoring.models import BatchJob
 
 logger = logging.getLogger(__name__)
-
-
-def _limits() -> SandboxLimits:
-    return SandboxLimits(
-        memory_mb=settings.MODELGATE_SANDBOX_MEMORY_MB,
-        cpu_seconds=settings.MODELGATE_SANDBOX_CPU_SECONDS,
-        wall_seconds=settings.MODELGATE_SANDBOX_WALL_SECONDS,
-    )
 
 
 @shared_task(
@@ -81,7 +73,7 @@ def batch_job_run(self: Task, *, job_id: str) -> str:
                 max_uncompressed_bytes=settings.MODELGATE_MAX_UNCOMPRESSED_BYTES,
                 max_entries=settings.MODELGATE_MAX_ZIP_ENTRIES,
                 max_schema_bytes=settings.MODELGATE_MAX_SCHEMA_BYTES,
-                limits=_limits(),
+                limits=sandbox_limits(),
                 mode=settings.MODELGATE_SANDBOX,
                 on_stage=lambda stage: _progress(job_id, stage),
             )

@@ -8,7 +8,7 @@ from releases.services.compiled import (
     compiled_check_start,
     compiled_checks_sweep_stuck,
 )
-from releases.services.inputs import trusted_type_allowlist
+from releases.services.inputs import sandbox_limits, trusted_type_allowlist
 from releases.services.lifecycle import (
     enqueue_validation,
     model_version_abandon_validation,
@@ -79,6 +79,7 @@ __all__ = [
     "registered_model_rollback",
     "registered_model_set_required_approvals",
     "registered_model_update",
+    "sandbox_limits",
     "team_create",
     "team_get_or_create",
     "team_update",

@@ -29,6 +29,7 @@ from releases.models import (
     ModelVersion,
     RegisteredModel,
 )
+from releases.sandbox import SandboxLimits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,6 +86,16 @@ def trusted_type_allowlist() -> frozenset[str]:
     from releases.artifact_safety import DEFAULT_TRUSTED_TYPES
 
     return DEFAULT_TRUSTED_TYPES | settings.MODELGATE_EXTRA_TRUSTED_TYPES
+
+
+def sandbox_limits() -> SandboxLimits:
+    """The limits every sandboxed job on a user's model runs under (validation, the compiled
+    check, SHAP reports, batch scoring), from MODELGATE_SANDBOX_*."""
+    return SandboxLimits(
+        memory_mb=settings.MODELGATE_SANDBOX_MEMORY_MB,
+        cpu_seconds=settings.MODELGATE_SANDBOX_CPU_SECONDS,
+        wall_seconds=settings.MODELGATE_SANDBOX_WALL_SECONDS,
+    )
 
 
 class UploadStaging:
