@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -272,6 +273,7 @@ def run_operation(
             operation=operation,
             on_stage=on_stage,
             stages=stages,
+            inherited_kb=child.inherited_kb,
         )
     finally:
         # rmtree never follows symlinks the child may have left in its working directory.
@@ -287,9 +289,10 @@ class _Spare:
     exits after that one job, so no state, file or process carries from one job to the next.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path, inherited_kb: int) -> None:
         self.proc = proc
         self.run_dir = run_dir
+        self.inherited_kb = inherited_kb
         self.in_dir = run_dir / "in"
         self.work_dir = run_dir / "work"
         self.stderr_path = run_dir / "stderr.log"
@@ -302,6 +305,9 @@ class _Spare:
         (run_dir / "work" / "tmp").mkdir()
         command, cwd = _command(mode, run_dir / "in", run_dir / "work", code_packages, warm=warm)
         env = _child_env(run_dir / "work" if mode == "process" else Path(_WORK))
+        # Linux carries the parent's peak RSS into the child's ru_maxrss through fork and exec,
+        # so only a peak above this says the child itself grew (see `_classify`).
+        inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with (run_dir / "stderr.log").open("wb") as stderr:
             # Its own session and process group, so the deadline kill reaches every descendant.
             proc = subprocess.Popen(
@@ -314,7 +320,7 @@ class _Spare:
                 start_new_session=True,
                 close_fds=True,
             )
-        return cls(proc, run_dir)
+        return cls(proc, run_dir, inherited_kb)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -421,6 +427,7 @@ def _supervise(
     operation: str,
     on_stage: Callable[[str], None],
     stages: Collection[str] | None,
+    inherited_kb: int = 0,
 ) -> SandboxResult:
     started = time.monotonic()
     deadline = started + limits.wall_seconds
@@ -490,6 +497,7 @@ def _supervise(
         result=_read_json(work_dir / "result.json"),
         stderr_path=stderr_path,
         operation=operation,
+        inherited_kb=inherited_kb,
     )
     arrays: dict[str, Any] = {}
     if outcome.get("arrays"):
@@ -587,8 +595,13 @@ def _classify(
     result: dict[str, Any] | None,
     stderr_path: Path,
     operation: str,
+    inherited_kb: int = 0,
 ) -> dict[str, Any]:
-    """Return the child's "ok" outcome or raise `SandboxFailure` saying how it ended."""
+    """Return the child's "ok" outcome or raise `SandboxFailure` saying how it ended.
+
+    A signal counts as running out of memory only when the child's peak RSS came near the limit
+    *and* rose above the peak it inherited from this process (``inherited_kb``): in a big
+    worker, every child's ru_maxrss starts at the worker's own peak."""
     phrase = _while(stage)
     memory = SandboxFailure(
         "memory",
@@ -618,7 +631,8 @@ def _classify(
         raise _internal(stderr_path, operation, f"the child reported {str(kind)[:40]!r}")
     sig = _signal_of(returncode, mode)
     cpu = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
-    max_rss_mb = (rusage.ru_maxrss / 1024) if rusage is not None else 0.0
+    grew = rusage is not None and rusage.ru_maxrss > inherited_kb
+    max_rss_mb = (rusage.ru_maxrss / 1024) if grew else 0.0
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_seconds - 0.5):
         raise SandboxFailure(
             "cpu",

@@ -157,6 +157,17 @@ def test_a_segfault_is_reported_as_a_crash_with_its_stage(mode):
 
 
 @BOTH_MODES
+def test_a_segfault_in_a_child_of_a_big_worker_is_still_a_crash(mode):
+    """Linux carries the parent's peak RSS into each child's ru_maxrss; a worker that once
+    used 900 MB (more than 80% of the child's limit) must not make every crash look like
+    running out of memory."""
+    ballast = bytearray(b"\x01") * (900 * 1024**2)
+    del ballast
+    caught = failure("segfault", mode=mode)
+    assert caught.kind == "crashed"
+
+
+@BOTH_MODES
 def test_allocating_10_gb_is_reported_as_memory(mode):
     caught = failure("allocate", mode=mode, args={"gigabytes": 10})
     assert caught.kind == "memory"
