@@ -159,6 +159,9 @@ def _serve(
     except DomainError as exc:
         status = exc.status_code
         return json_response(exc.as_dict(), status)
+    except BaseException:
+        status = 500  # a bug: counted as the 500 the caller gets, then raised
+        raise
     finally:
         seconds = time.perf_counter() - started
         observe(served, scored, status=status, seconds=seconds, rows=rows)
@@ -183,8 +186,14 @@ def observe(
     seconds: float,
     rows: int,
 ) -> None:
-    """Count one predict or v2 infer request in /metrics (any status)."""
+    """Count one predict or v2 infer request in /metrics and, once it reached a version, in
+    that version's hourly request counts (its error rate; any status)."""
     confidence = scored.confidence if scored is not None else None
+    if served is not None:
+        prediction_log.count_request(
+            registered_model_id=served.registered_model_id, model_version_id=served.id,
+            status=status,
+        )  # fmt: skip
     # Labelled by what was served, never by the URL: made-up names must not mint series.
     metrics.observe(
         model=served.model_name if served is not None else "-",

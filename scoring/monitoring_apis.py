@@ -17,6 +17,7 @@ from releases.selectors import registered_model_get_for_user
 from scoring import selectors, services
 from scoring.models import Alert, AlertStatus, MonitoringSettings
 from scoring.selectors.monitoring import DriftReport
+from scoring.services.alerts import SETTINGS_FIELDS
 
 
 class FeatureDriftOutput(serializers.Serializer):
@@ -110,10 +111,7 @@ class DriftApi(APIView):
 class MonitoringSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = MonitoringSettings
-        fields = [
-            "numeric_test", "categorical_test", "drift_share", "missing_rate", "low_confidence",
-            "low_confidence_rate", "min_accuracy", "window_hours", "min_rows",
-        ]  # fmt: skip
+        fields = list(SETTINGS_FIELDS)
 
 
 class MonitoringSettingsApi(APIView):

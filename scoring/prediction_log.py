@@ -12,6 +12,10 @@ from ``atexit`` and from gunicorn's ``worker_exit`` hook (gunicorn.conf.py), whi
 stopped by SIGTERM calls after finishing its requests. A failed write is retried on the next
 flush (the rows go back in front of the buffer). Once written, rows are routed to the relabel
 queues (``scoring.relabel_routing``), here rather than on the request path.
+
+Every request that reached a version, refused or not, is also counted here by hour and status
+(``count_request``: a dict increment) and added to ``HourlyRequests`` by the same flusher, so
+monitoring knows each version's error rate without a write per request.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -68,6 +73,8 @@ class PredictionLog:
     def __init__(self) -> None:
         self._entries: deque[Entry] = deque()
         self._rows = 0
+        # (registered model, version, hour as epoch seconds, status) -> requests
+        self._requests: dict[tuple[int, int, int, int], int] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -95,6 +102,16 @@ class PredictionLog:
                 self._wake.set()
         return True
 
+    def count_request(
+        self, *, registered_model_id: int, model_version_id: int, status: int
+    ) -> None:
+        """One predict or infer request that reached this version answered ``status``."""
+        key = (registered_model_id, model_version_id, int(time.time()) // 3600 * 3600, status)
+        with self._lock:
+            self._requests[key] = self._requests.get(key, 0) + 1
+        if settings.MODELGATE_PREDICTION_LOG_THREAD:
+            self._ensure_thread()
+
     def holds(self, prediction_id: uuid.UUID) -> bool:
         """Is this prediction buffered here, not yet written? (Feedback that arrives before
         the flush writes it now instead of answering 404.)"""
@@ -110,6 +127,9 @@ class PredictionLog:
                 entries = list(self._entries)
                 self._entries.clear()
                 self._rows = 0
+                requests, self._requests = self._requests, {}
+            if requests:
+                self._write_requests(requests)
             if not entries:
                 return 0
             try:
@@ -126,6 +146,18 @@ class PredictionLog:
                 raise
             self.written += count
             return count
+
+    def _write_requests(self, requests: dict[tuple[int, int, int, int], int]) -> None:
+        try:
+            _write_requests(requests)
+        except Exception:
+            # Counts, not predictions: keep them for the next flush, never fail the rows.
+            self.failures += 1
+            logger.exception("prediction log: adding %d request counts failed", len(requests))
+            with self._lock:
+                for key, count in requests.items():
+                    self._requests[key] = self._requests.get(key, 0) + count
+            close_old_connections()
 
     def shutdown(self) -> None:
         """Stop the flusher and write what is left (atexit, gunicorn worker_exit)."""
@@ -146,6 +178,7 @@ class PredictionLog:
         with self._lock:
             self._entries.clear()
             self._rows = 0
+            self._requests.clear()
             self.written = self.dropped = self.failures = 0
 
     def stats(self) -> dict[str, int]:
@@ -268,6 +301,33 @@ def _write(entries: list[Entry]) -> int:
             cursor.executemany(sql, params[start : start + 1000])
     _route(logged)
     return len(params)
+
+
+def _write_requests(requests: dict[tuple[int, int, int, int], int]) -> None:
+    """Add the counts to ``HourlyRequests`` with one upsert per key that increments (every
+    serving process adds its own; sorted keys, so two flushers never lock rows in opposite
+    orders on PostgreSQL). SQLite (3.24+) and PostgreSQL both read this ON CONFLICT."""
+    from django.db import connections, router, transaction
+
+    from scoring.models import HourlyRequests
+
+    using = router.db_for_write(HourlyRequests)
+    connection = connections[using]
+    meta = HourlyRequests._meta
+    hour_field = meta.get_field("hour")
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (registered_model_id, model_version_id, hour, status, count) "  # noqa: S608 -- our names
+        f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (model_version_id, hour, status) "
+        f"DO UPDATE SET count = {table}.count + excluded.count"
+    )
+    params = []
+    for (model_id, version_id, hour, status), count in sorted(requests.items()):
+        at = hour_field.get_db_prep_save(datetime.fromtimestamp(hour, tz=UTC), connection)
+        params.append((model_id, version_id, at, status, count))
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _route(rows: list[Logged]) -> None:

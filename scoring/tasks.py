@@ -150,4 +150,7 @@ def monitor() -> dict[str, object]:
     past the next one is dropped (``expires``); the per-version cursor lock makes an overlap
     harmless."""
     run = services.monitor_run()
-    return {"versions": run.versions, "rows": run.rows, "references": run.references}
+    return {
+        "versions": run.versions, "rows": run.rows, "references": run.references,
+        "resolved": run.resolved,
+    }  # fmt: skip

@@ -34,6 +34,7 @@
     Plotly.newPlot(document.getElementById("chart-rows"),
       [{ x: s.hour, y: s.rows, type: "bar", name: "predictions" }], layout({}), CONFIG);
     line("chart-latency", [s.latency_mean, s.latency_p95], ["mean", "p95 (bucket)"], { showlegend: true, legend: { orientation: "h", y: -0.3 } });
+    line("chart-errors", [s.error_rate], ["error rate"], { yaxis: { tickformat: ".1%", rangemode: "tozero" } });
     line("chart-low-confidence", [s.low_confidence_rate], ["low confidence"], { yaxis: { tickformat: ".0%", rangemode: "tozero" } });
     line("chart-drift", [s.drift_share], ["drift share"], { yaxis: { tickformat: ".0%", range: [0, 1] } });
     line("chart-accuracy", [s.live_accuracy], ["live accuracy"], { yaxis: { tickformat: ".0%", range: [0, 1] } });

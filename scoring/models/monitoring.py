@@ -60,6 +60,11 @@ class MonitoringSettings(models.Model):
     low_confidence_rate = models.FloatField(
         default=0.3, validators=_unit, help_text="Alert when this share of predictions is unsure."
     )
+    max_error_rate = models.FloatField(
+        default=0.05,
+        validators=_unit,
+        help_text="Alert when this share of requests to the version fails (4xx or 5xx).",
+    )
     min_accuracy = models.FloatField(
         default=0.8,
         validators=_unit,
@@ -175,6 +180,36 @@ class HourlyPredictions(models.Model):
         return f"v{self.model_version_id} {self.hour:%Y-%m-%d %H}h: {self.rows} predictions"
 
 
+class HourlyRequests(models.Model):
+    """Predict and infer requests that reached a version in one hour, by HTTP status: the
+    denominator and numerator of the error rate (a refused request logs no prediction, so the
+    log alone cannot say how often a version fails its callers).
+
+    Counted in each serving process and added here by the prediction log's flusher (an upsert
+    that increments, so processes never overwrite each other); one row per (version, hour,
+    status), so the table stays as small as the hourly ones.
+    """
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="+"
+    )
+    hour = models.DateTimeField()
+    status = models.PositiveSmallIntegerField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["model_version", "hour", "status"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "hour", "status"], name="hourly_requests_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.model_version_id} {self.hour:%Y-%m-%d %H}h: {self.count} x {self.status}"
+
+
 class HourlyFeature(models.Model):
     """One feature of one version in one hour: ``scoring.drift.Summary`` as columns."""
 
@@ -208,6 +243,7 @@ class AlertKind(models.TextChoices):
     MISSING = "missing", "missing values"
     LOW_CONFIDENCE = "low_confidence", "low confidence"
     ACCURACY = "accuracy", "live accuracy"
+    ERROR_RATE = "error_rate", "error rate"
 
 
 class AlertStatus(models.TextChoices):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 from django.db import connection
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from releases.errors import InvalidInput, NotFound
@@ -31,6 +32,7 @@ from scoring import drift
 from scoring.log_reader import latest_columns
 from scoring.models import (
     HourlyPredictions,
+    HourlyRequests,
     MonitoringReference,
     MonitoringSettings,
 )
@@ -307,6 +309,9 @@ class PredictionStats:
     live_accuracy: float | None = None
     live_mae: float | None = None
     labeled: int = 0
+    requests: int = 0  # predict/infer requests that reached the version, any status
+    errors: int = 0  # of which answered 4xx or 5xx
+    error_rate: float | None = None
     low_confidence_below: float = 0.0  # the threshold ``low_confidence_rate`` counted with
     # The window's figure from ``scoring.selectors.labels.live_accuracy``, the one definition
     # the model and version pages use too (``live_accuracy``/``live_mae``/``sampled`` above
@@ -364,12 +369,29 @@ def prediction_stats(
     out = _stats_of(rows, low_confidence_of(chosen), classification)
     # Live accuracy over the window is read from the labels themselves, not summed from the
     # hourly rows: those are a pre-aggregate for the series, recounted on the job's lag.
+    counts = request_counts(model_version=model_version, since=start)
+    out.requests = sum(r for r, _ in counts.values())
+    out.errors = sum(e for _, e in counts.values())
+    out.error_rate = _rate(out.errors, out.requests)
     out.live = live_accuracy(model_version=model_version, since=start)
     estimate = out.live.unbiased
     out.sampled = estimate.count if estimate else 0
     out.live_accuracy = estimate.value if estimate and out.live.metric == "accuracy" else None
     out.live_mae = estimate.value if estimate and out.live.metric == "mae" else None
     return out
+
+
+def request_counts(
+    *, model_version: ModelVersion, since: datetime
+) -> dict[datetime, tuple[int, int]]:
+    """Per hour from ``since``: (requests, errors) that reached the version."""
+    rows = (
+        HourlyRequests.objects.filter(model_version=model_version, hour__gte=since)
+        .values("hour")
+        .annotate(requests=Sum("count"), errors=Sum("count", filter=Q(status__gte=400)))
+        .order_by("hour")
+    )
+    return {row["hour"]: (row["requests"] or 0, row["errors"] or 0) for row in rows}
 
 
 def hourly_series(
@@ -383,11 +405,22 @@ def hourly_series(
     classification = (model_version.signature or {}).get("task") == "classification"
     series: dict[str, list[Any]] = {
         k: [] for k in ("hour", "rows", "latency_mean", "latency_p95", "low_confidence_rate",
-                        "drift_share", "live_accuracy", "live_mae", "sampled")
+                        "drift_share", "live_accuracy", "live_mae", "sampled", "requests",
+                        "error_rate")
     }  # fmt: skip
     below = low_confidence_of(chosen)
-    for row in HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start):
+    counts = request_counts(model_version=model_version, since=start)
+    hourly = {
+        row.hour: row
+        for row in HourlyPredictions.objects.filter(model_version=model_version, hour__gte=start)
+    }
+    # An hour whose every request failed logged no prediction: it still gets a point.
+    for hour in sorted(hourly.keys() | counts.keys()):
+        row = hourly.get(hour) or HourlyPredictions(model_version=model_version, hour=hour)
         stats = _stats_of([row], below, classification)
+        requests, errors = counts.get(hour, (0, 0))
+        series["requests"].append(requests)
+        series["error_rate"].append(_rate(errors, requests))
         series["hour"].append(row.hour.isoformat())
         series["rows"].append(stats.rows)
         series["latency_mean"].append(stats.latency_mean)

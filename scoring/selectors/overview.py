@@ -11,12 +11,6 @@ from django.utils import timezone
 from releases.models import ModelVersion, RegisteredModel, StageAssignment
 from releases.selectors import AnyUser, registered_models_visible
 from scoring.models import ALERT_ACTIVE, Alert, MonitoringCursor
-from scoring.selectors.monitoring import (
-    Window,
-    drift_report,
-    monitoring_settings_for,
-    prediction_stats,
-)
 
 HEALTH_LABELS = {
     "alerting": "alerting",
@@ -46,6 +40,7 @@ class ServedVersion:
     drift_share: float | None
     low_confidence_rate: float | None
     live_accuracy: float | None
+    error_rate: float | None
 
     @property
     def health_label(self) -> str:
@@ -80,7 +75,8 @@ def served_versions(*, user: AnyUser, now: datetime | None = None) -> list[Serve
         figures = seen.get(version.pk) or _health_now(version, now)
         health = health_of(
             open_alerts=alerts.get(version.pk, 0),
-            rows=figures["rows"],
+            # A version whose every request failed logged no prediction, yet had traffic.
+            rows=figures["rows"] or figures.get("requests", 0),
             drifted=figures["dataset_drifted"],
         )
         out.append(
@@ -90,21 +86,15 @@ def served_versions(*, user: AnyUser, now: datetime | None = None) -> list[Serve
                 drift_share=figures["drift_share"],
                 low_confidence_rate=figures["low_confidence_rate"],
                 live_accuracy=figures["live_accuracy"],
+                error_rate=figures.get("error_rate"),
             )
         )  # fmt: skip
     return out
 
 
 def _health_now(version: ModelVersion, now: datetime) -> dict[str, Any]:
-    """The figures the monitoring job keeps, for a version it has not evaluated yet."""
-    chosen = monitoring_settings_for(registered_model=version.registered_model)
-    stats = prediction_stats(model_version=version, hours=chosen.window_hours, now=now)
-    window = Window(chosen.window_hours, "hours")
-    report = drift_report(model_version=version, window=window, now=now) if stats.rows else None
-    return {
-        "rows": stats.rows,
-        "drift_share": report.drift_share if report and report.has_reference else None,
-        "dataset_drifted": bool(report and report.dataset_drifted),
-        "low_confidence_rate": stats.low_confidence_rate,
-        "live_accuracy": stats.live_accuracy,
-    }
+    """The figures the monitoring job keeps, for a version it has not evaluated yet (the
+    same computation the job runs, without raising or resolving alerts)."""
+    from scoring.services.alerts import conditions_of
+
+    return conditions_of(model_version=version, now=now)[1]

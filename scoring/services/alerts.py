@@ -73,7 +73,20 @@ def conditions_of(
         "dataset_drifted": bool(report and report.dataset_drifted),
         "low_confidence_rate": stats.low_confidence_rate,
         "live_accuracy": stats.live_accuracy,
+        "requests": stats.requests,
+        "error_rate": stats.error_rate,
     }
+    # Before the row check: a version whose every request fails logs no prediction at all.
+    if stats.error_rate is not None and stats.requests >= chosen.min_rows:
+        out.append(
+            Condition(
+                AlertKind.ERROR_RATE, "", stats.error_rate, chosen.max_error_rate,
+                stats.error_rate > chosen.max_error_rate,
+                f"{stats.error_rate:.1%} of {stats.requests} requests failed (4xx or 5xx) in "
+                f"the last {hours}h (threshold {chosen.max_error_rate:.0%}); the access log "
+                "and /metrics say which statuses.",
+            )
+        )  # fmt: skip
     if report is None or stats.rows < chosen.min_rows:
         return out, health
     if report.has_reference and any(r.test for r in report.features):
@@ -174,6 +187,34 @@ def alerts_evaluate(*, model_version: ModelVersion, now: datetime | None = None)
     return changed
 
 
+def alerts_resolve_unmonitored(*, monitored: list[int], now: datetime | None = None) -> int:
+    """Resolve the active alerts of versions the job no longer watches (no stage, no recent
+    traffic): nobody can act on a condition of a version that serves nothing, and nothing
+    else would ever resolve them. Audited like any resolution; the number resolved."""
+    now = now or timezone.now()
+    count = 0
+    stale = Alert.objects.filter(status__in=ALERT_ACTIVE).exclude(model_version_id__in=monitored)
+    for alert_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            alert = (
+                Alert.objects.select_for_update()
+                .select_related("model_version")
+                .filter(pk=alert_id, status__in=ALERT_ACTIVE)
+                .first()
+            )
+            if alert is None:
+                continue
+            alert.status = AlertStatus.RESOLVED
+            alert.resolved_at = now
+            alert.save(update_fields=["status", "resolved_at"])
+            audit_record(
+                actor=None, action="monitoring.alert_resolve", model_version=alert.model_version,
+                payload={**_payload(alert), "reason": "version no longer served"},
+            )  # fmt: skip
+            count += 1
+    return count
+
+
 def _may_act(actor: User, model: RegisteredModel) -> bool:
     return user_can(user=actor, team_id=model.team_id, action="operate")
 
@@ -208,7 +249,7 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
 
 SETTINGS_FIELDS = (
     "numeric_test", "categorical_test", "drift_share", "missing_rate", "low_confidence",
-    "low_confidence_rate", "min_accuracy", "window_hours", "min_rows",
+    "low_confidence_rate", "min_accuracy", "max_error_rate", "window_hours", "min_rows",
 )  # fmt: skip
 
 

@@ -375,12 +375,13 @@ class MonitorRun:
     references: int = 0
     rows: int = 0
     label_hours: int = 0
+    resolved: int = 0  # alerts of versions no longer watched
     versions: list[int] = field(default_factory=list)
 
 
 def monitor_run(*, now: datetime | None = None) -> MonitorRun:
     """One pass of the monitoring job: references, log, labels, then alerts."""
-    from scoring.services.alerts import alerts_evaluate
+    from scoring.services.alerts import alerts_evaluate, alerts_resolve_unmonitored
 
     now = now or timezone.now()
     until = now - timedelta(seconds=settings.MODELGATE_MONITORING_LAG_SECONDS)
@@ -393,4 +394,5 @@ def monitor_run(*, now: datetime | None = None) -> MonitorRun:
         run.label_hours += labels_aggregate(model_version=version, until=until)
         alerts_evaluate(model_version=version, now=now)
         run.versions.append(version.pk)
+    run.resolved = alerts_resolve_unmonitored(monitored=run.versions, now=now)
     return run

@@ -156,6 +156,9 @@ def infer(request: HttpRequest, name: str, version: int | None = None) -> HttpRe
     except DomainError as exc:
         status = exc.status_code
         return _error(exc)
+    except BaseException:
+        status = 500  # a bug: counted as the 500 the caller gets, then raised
+        raise
     finally:
         seconds = time.perf_counter() - started
         observe(served, scored, status=status, seconds=seconds, rows=rows)

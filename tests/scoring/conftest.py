@@ -34,3 +34,26 @@ def _fresh_serving(settings: Any, media_root: Path) -> Iterator[None]:
     clear_cache()
     prediction_log.discard()
     shadow.discard()
+
+
+@pytest.fixture
+def served(risk_model: Any, owner: Any) -> Any:
+    """credit-risk v1, the mixed-type pipeline, in production."""
+    from releases.models import Stage
+    from tests.releases import model_files as mf
+    from tests.scoring.serving import serve
+
+    return serve(
+        risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION
+    )
+
+
+@pytest.fixture
+def app_key(reviewer: Any, served: Any) -> str:
+    """An app token of ``served``'s model, made by a reviewer."""
+    from scoring import services
+
+    _, key = services.app_token_create(
+        actor=reviewer, registered_model=served.registered_model, name="checkout"
+    )
+    return key

@@ -27,13 +27,6 @@ def create(api: Any, user: Any, **body: Any) -> Any:
     return api(user).post(TOKENS, {"name": "checkout", **body}, format="json")
 
 
-@pytest.fixture
-def served(risk_model: Any, owner: Any) -> Any:
-    return serve(
-        risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION
-    )
-
-
 def test_a_reviewer_creates_a_token_whose_key_is_shown_once_and_stored_hashed(
     api: Any, reviewer: Any, served: Any
 ) -> None:

@@ -11,13 +11,11 @@ import orjson
 import pytest
 from django.test import Client
 
-from releases.models import ApiToken, AuditEvent, Stage
+from releases.models import ApiToken, AuditEvent
 from scoring import services
 from scoring.models import GroundTruth, Prediction
 from scoring.prediction_log import prediction_log
 from tests.factories import RegisteredModelFactory, TeamFactory
-from tests.releases import model_files as mf
-from tests.scoring.serving import serve
 from tests.scoring.test_predict import bodies, post, sample
 
 pytestmark = pytest.mark.django_db
@@ -31,21 +29,6 @@ def feedback_url(prediction_id: Any) -> str:
 
 def feedback(prediction_id: Any, label: Any, key: str | None) -> Any:
     return post(feedback_url(prediction_id), {"label": label}, key)
-
-
-@pytest.fixture
-def served(risk_model: Any, owner: Any) -> Any:
-    return serve(
-        risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION
-    )
-
-
-@pytest.fixture
-def app_key(reviewer: Any, served: Any) -> str:
-    _, key = services.app_token_create(
-        actor=reviewer, registered_model=served.registered_model, name="checkout"
-    )
-    return key
 
 
 def predict(key: str, n: int = 2) -> list[str]:

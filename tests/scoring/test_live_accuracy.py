@@ -12,15 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from scipy.stats import binomtest, t
 
-from releases.models import Stage
 from scoring import services
 from scoring.models import GroundTruth
 from scoring.prediction_log import prediction_log
 from scoring.selectors import live_accuracy
 from scoring.services import ground_truth_write
 from tests.factories import ModelVersionFactory, PredictionFactory
-from tests.releases import model_files as mf
-from tests.scoring.serving import serve
 from tests.scoring.test_predict import bodies, post, sample
 
 pytestmark = pytest.mark.django_db
@@ -109,13 +106,6 @@ def test_regressors_get_a_mean_absolute_error_with_a_t_interval() -> None:
     assert result.unbiased.low == pytest.approx(max(0.0, mean - half))
     assert result.all_labels is not None and result.all_labels.count == 5
     assert result.verdict == "worse"  # a larger error than validation's
-
-
-@pytest.fixture
-def served(risk_model: Any, owner: Any) -> Any:
-    return serve(
-        risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage=Stage.PRODUCTION
-    )
 
 
 def test_app_feedback_updates_live_accuracy(served: Any, reviewer: Any) -> None:

@@ -96,7 +96,7 @@ def test_thresholds_form_saves_through_the_audited_service(owner, labeler, passw
     data = {
         "numeric_test": "psi", "categorical_test": "auto", "drift_share": "0.4",
         "missing_rate": "0.2", "low_confidence": "0.5", "low_confidence_rate": "0.3",
-        "min_accuracy": "0.7", "window_hours": "3", "min_rows": "50",
+        "min_accuracy": "0.7", "max_error_rate": "0.1", "window_hours": "3", "min_rows": "50",
     }  # fmt: skip
     refused = signed_in(owner, password).post(url, {**data, "drift_share": "7"}, follow=True)
     assert (
@@ -109,6 +109,7 @@ def test_thresholds_form_saves_through_the_audited_service(owner, labeler, passw
     assert response.status_code == 302
     saved = MonitoringSettings.objects.get()
     assert (saved.numeric_test, saved.drift_share, saved.window_hours) == ("psi", 0.4, 3)
+    assert saved.max_error_rate == 0.1
     assert AuditEvent.objects.filter(action="monitoring.settings_update").count() == 1
 
 
