@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from releases.models import AuditEvent, ModelVersion, StageAssignment, VersionStatus
 from releases.tasks import validate_model_version
-from scoring.models import AppToken, GroundTruth, HourlyPredictions, Prediction, RelabelItem
+from scoring.models import Alert, AppToken, GroundTruth, HourlyPredictions, Prediction, RelabelItem
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,10 @@ def test_demo_serves_a_model_with_a_queue_and_monitoring_and_runs_twice_alike(
     hour = HourlyPredictions.objects.filter(model_version=production.model_version).first()
     assert hour is not None and hour.rows > 0
     assert "predictions on breast-cancer" in out
+    # Four requests of 36 were malformed: the error rate (11%) opened the demo's one alert.
+    alert = Alert.objects.get(status="open")
+    assert alert.kind == "error_rate" and alert.value == pytest.approx(4 / 36)
+    assert "4 refused" in out and "1 alert open" in out
 
     before = _counts()
     again = _load_demo()

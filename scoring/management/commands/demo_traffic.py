@@ -20,8 +20,9 @@ from releases.services import (
     model_version_review,
 )
 from scoring import services
-from scoring.models import AppToken, Prediction
+from scoring.models import Alert, AppToken, Prediction
 from scoring.prediction_log import prediction_log
+from scoring.shadow import shadow
 
 # What the releases demo loads: breast-cancer v1 (logistic regression) and v2 (random forest).
 MODEL = "breast-cancer"
@@ -35,6 +36,10 @@ APP_NAME = "Triage app (demo)"
 # The feature whose values the demo shifts, so monitoring shows drift on one feature only.
 SHIFTED_FEATURE = "mean radius"
 HOURS = 6
+# Requests from a second app whose new form sends this feature as text: each one is refused
+# (400), enough of them for the error-rate alert, so the demo shows an alert to acknowledge.
+BROKEN_FEATURE = "worst area"
+BROKEN_REQUESTS = 4
 UNSETTLED = {VersionStatus.PENDING, VersionStatus.VALIDATING}
 
 
@@ -70,9 +75,10 @@ def _demo_rows(rng: Any) -> tuple[list[dict[str, float]], list[str]]:
 class Command(BaseCommand):
     help = (
         "Serve the demo: rui approves and promotes breast-cancer v1 to production and v2 to "
-        "staging, an app sends a few hundred predictions and reports some outcomes, and the "
-        "monitoring job runs once. Run after `manage.py demo` with a worker running (it waits "
-        "for validation). Safe to run again."
+        "staging (shadowing production), an app sends a few hundred predictions and reports "
+        "some outcomes, another sends a few malformed ones, and the monitoring job runs once. "
+        "Run after `manage.py demo` with a worker running (it waits for validation). Safe to "
+        "run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -173,6 +179,14 @@ class Command(BaseCommand):
         rows, labels = _demo_rows(np.random.default_rng(0))
         ids: list[str] = []
         canary = StageAssignment.objects.filter(registered_model=model, stage="staging").exists()
+        if canary:
+            # Staging also answers every production request off the request path: the model
+            # page shows how often it agrees before anyone promotes it.
+            services.shadow_mode_set(actor=reviewer, registered_model=model, enabled=True)
+        # Alerts over the demo's whole six hours, which hold fewer rows than the default needs.
+        services.monitoring_settings_update(
+            actor=reviewer, registered_model=model, changes={"window_hours": HOURS, "min_rows": 30}
+        )
         size = 10
         for start in range(0, len(rows), size):
             # One request in five goes to staging, as a canary would.
@@ -186,7 +200,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"Demo traffic stopped: {response.content.decode()[:300]}")
                 return
             ids += response.json()["prediction_ids"]
+        for row in rows[:BROKEN_REQUESTS]:
+            client.post(
+                f"/api/v1/models/{model.name}/predict/",
+                orjson.dumps({"instances": [{**row, BROKEN_FEATURE: "n/a"}]}),
+                content_type="application/json",
+            )  # a 400 naming the row and the field; counted in the version's error rate
         prediction_log.flush()  # writes the rows and routes the unsure ones to the queue
+        shadowed = shadow.drain()
         # Spread the requests over the last HOURS hours, so the dashboard draws a day's shape
         # (and the shifted rows, sent last, make drift appear in the latest hours).
         now = timezone.now()
@@ -206,7 +227,9 @@ class Command(BaseCommand):
             reported += response.status_code == 200
         lag = timedelta(seconds=settings.MODELGATE_MONITORING_LAG_SECONDS + 1)
         run = services.monitor_run(now=timezone.now() + lag)
+        alerts = Alert.objects.filter(registered_model=model, status="open").count()
         self.stdout.write(
-            f"Demo traffic: {len(ids)} predictions on {MODEL}, {reported} outcomes reported, "
-            f"{run.rows} rows aggregated for monitoring."
+            f"Demo traffic: {len(ids)} predictions on {MODEL} ({shadowed} shadowed by staging), "
+            f"{BROKEN_REQUESTS} refused, {reported} outcomes reported, {run.rows} rows "
+            f"aggregated for monitoring, {alerts} alert{'s' if alerts != 1 else ''} open."
         )
