@@ -20,7 +20,15 @@ from releases.services import (
     model_version_review,
 )
 from scoring import services
-from scoring.models import Alert, AppToken, Prediction
+from scoring.models import (
+    Alert,
+    AppToken,
+    HourlyFeature,
+    HourlyPredictions,
+    MonitoringCursor,
+    Prediction,
+    ShadowResult,
+)
 from scoring.prediction_log import prediction_log
 from scoring.shadow import shadow
 
@@ -174,6 +182,7 @@ class Command(BaseCommand):
             services.app_token_revoke(actor=reviewer, app_token=token)
         # The demo's requests would flood the terminal `make run` prints its welcome in.
         logging.getLogger("modelgate.access").setLevel(logging.WARNING)
+        logging.getLogger("django.request").setLevel(logging.ERROR)  # the refused ones, below
         _, key = services.app_token_create(actor=reviewer, registered_model=model, name=APP_NAME)
         client = Client(HTTP_AUTHORIZATION=f"Token {key}")
         rows, labels = _demo_rows(np.random.default_rng(0))
@@ -207,7 +216,8 @@ class Command(BaseCommand):
                 content_type="application/json",
             )  # a 400 naming the row and the field; counted in the version's error rate
         prediction_log.flush()  # writes the rows and routes the unsure ones to the queue
-        shadowed = shadow.drain()
+        shadow.drain()  # what the shadow thread has not written yet
+        shadowed = ShadowResult.objects.filter(registered_model=model).count()
         # Spread the requests over the last HOURS hours, so the dashboard draws a day's shape
         # (and the shifted rows, sent last, make drift appear in the latest hours).
         now = timezone.now()
@@ -216,6 +226,13 @@ class Command(BaseCommand):
             Prediction.objects.filter(pk__in=ids[start : start + size]).update(
                 created_at=now - step * (len(ids) - start)
             )
+        # The beat's monitoring job may already have passed these rows at their real time;
+        # moved into the past hours, they are aggregated afresh (demo rows only: the model
+        # had no predictions before this command).
+        versions = model.versions.all()
+        MonitoringCursor.objects.filter(model_version__in=versions).delete()
+        HourlyPredictions.objects.filter(model_version__in=versions).delete()
+        HourlyFeature.objects.filter(model_version__in=versions).delete()
         # The app reports what the biopsy showed for one prediction in five.
         reported = 0
         for prediction_id, label in list(zip(ids, labels, strict=True))[::5]:
