@@ -22,6 +22,16 @@ from scoring.models import BATCH_TERMINAL, BATCH_TRANSITIONS, BatchJob, BatchJob
 logger = logging.getLogger(__name__)
 
 
+def _locked(job_id: Any) -> BatchJob | None:
+    """The job, its row locked for this transaction, with its version for the audit row."""
+    return (
+        BatchJob.objects.select_for_update(of=("self",))
+        .select_related("model_version__registered_model")
+        .filter(pk=job_id)
+        .first()
+    )
+
+
 def _move(job: BatchJob, to: str) -> None:
     if to not in BATCH_TRANSITIONS[job.status]:
         raise ValueError(f"Batch job {job.pk} is {job.status}; it cannot become {to}.")
@@ -119,12 +129,7 @@ def batch_job_finish(
 ) -> BatchJob | None:
     """running → succeeded with the stored result file (and the errors file listing the rows
     set aside, if any). ``rows`` counts every row of the file, scored or set aside."""
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or job.status != BatchJobStatus.RUNNING:
         return job
     _move(job, BatchJobStatus.SUCCEEDED)
@@ -157,12 +162,7 @@ def batch_job_finish(
 @transaction.atomic
 def batch_job_fail(*, job_id: str, error: str) -> BatchJob | None:
     """queued or running → failed, with a sentence saying why and what to fix."""
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or job.status not in {BatchJobStatus.QUEUED, BatchJobStatus.RUNNING}:
         return job
     _move(job, BatchJobStatus.FAILED)
@@ -199,12 +199,7 @@ def batch_jobs_sweep_stuck(*, after_seconds: int, max_resets: int) -> list[str]:
 
 @transaction.atomic
 def _sweep_one(*, job_id: uuid.UUID, stuck: Any, max_resets: int) -> bool:
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or not stuck.filter(pk=job_id).exists():  # finished since the scan
         return False
     payload = {"job": str(job.pk)}
@@ -263,12 +258,7 @@ def batch_jobs_expire_files(*, retention_days: int, limit: int = 500) -> list[st
 
 @transaction.atomic
 def _expire_one(*, job_id: uuid.UUID, due: Any, retention_days: int) -> bool:
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or not due.filter(pk=job_id).exists():  # expired by an overlapping run
         return False
     names = [str(f.name) for f in (job.input_file, job.result_file, job.errors_file) if f]
