@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from releases.errors import Forbidden, NotFound
-from releases.models import RegisteredModel
+from releases.models import Membership, RegisteredModel, Role
 from releases.selectors import (
     AnyUser,
     registered_model_get_for_user,
@@ -39,6 +39,15 @@ def user_can_label(*, user: AnyUser, team_id: int) -> bool:
 
 def user_can_settle(*, user: AnyUser, team_id: int) -> bool:
     return user_can(user=user, team_id=team_id, action="review")
+
+
+def team_labeler_ids(*, team_id: int) -> set[int]:
+    """Active people whose role in the team lets them work its queues."""
+    return set(
+        Membership.objects.filter(
+            team_id=team_id, role__in=[Role.LABELER, Role.REVIEWER], user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
 
 
 def user_labels_anywhere(*, user: AnyUser) -> bool:
@@ -80,7 +89,8 @@ def relabel_item_get_for_user(*, user: AnyUser, item_id: int, action: str = "lab
 
 
 def relabel_queues_for_user(*, user: AnyUser) -> QuerySet[RegisteredModel]:
-    """The models whose queues the user may work, with open / disputed / done counts, the
+    """The models whose queues the user may work, with open / disputed / unresolved / done
+    counts, the
     fullest queue first. One query."""
     qs = registered_models_visible(user=user)
     if not user_is_admin(user=user):
@@ -90,6 +100,9 @@ def relabel_queues_for_user(*, user: AnyUser) -> QuerySet[RegisteredModel]:
         open_count=Count("relabel_items", filter=Q(relabel_items__status=RelabelStatus.OPEN)),
         disputed_count=Count(
             "relabel_items", filter=Q(relabel_items__status=RelabelStatus.DISPUTED)
+        ),
+        unresolved_count=Count(
+            "relabel_items", filter=Q(relabel_items__status=RelabelStatus.UNRESOLVED)
         ),
         done_count=Count("relabel_items", filter=Q(relabel_items__status__in=RelabelStatus.done())),
     ).order_by("-open_count", "name")
@@ -120,9 +133,12 @@ def relabel_labels_today(*, user: AnyUser) -> int:
 
 
 def relabel_disputed_items(*, registered_model: RegisteredModel) -> QuerySet[RelabelItem]:
-    """Items whose labelers disagreed, oldest first, with their labels."""
+    """Items waiting for a reviewer, oldest first, with their answers: the labelers disagreed
+    (disputed), or passed on it (unresolved)."""
     return (
-        RelabelItem.objects.filter(registered_model=registered_model, status=RelabelStatus.DISPUTED)
+        RelabelItem.objects.filter(
+            registered_model=registered_model, status__in=RelabelStatus.to_settle()
+        )
         .select_related("model_version", "prediction")
         .prefetch_related("labels__labeler")
         .order_by("id")
