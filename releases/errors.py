@@ -56,6 +56,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """It existed, and was deleted on purpose (retention): asking again will not bring it back."""
+
+    status_code = 410
+    code = "gone"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
 

@@ -25,6 +25,7 @@ from releases.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -78,10 +79,16 @@ def job_payload(job: BatchJob) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "files_expire_at": _iso(job.files_expire_at),
+        "files_expired_at": _iso(job.files_deleted_at),
         "url": reverse("api-batch-detail", args=[job.pk]),
         "result_url": reverse("api-batch-result", args=[job.pk]) if finished else None,
         "errors_url": reverse("api-batch-errors", args=[job.pk]) if job.errors_file else None,
     }
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def create_job(request: HttpRequest, *, name: str, caller: serving.Caller, actor: Any) -> BatchJob:
@@ -204,10 +211,20 @@ def _download(request: HttpRequest, job_id: Any, *, which: str) -> HttpResponse:
                 code="not_finished",
                 detail={"status": job.status},
             )
+        if job.files_deleted_at is not None:
+            raise _expired(job, which)
         stored = job.result_file if which == "result" else job.errors_file
         if not stored:
             raise NotFound(f"Batch job {job.pk} set no row aside: it has no errors file.")
-        fh = default_storage.open(stored.name, "rb")
+        try:
+            fh = default_storage.open(stored.name, "rb")
+        except FileNotFoundError:
+            # The retention sweep deletes the files before it commits the row saying so: wait
+            # for its row lock, and a missing file it deleted is a 410 like any expired one.
+            job.files_deleted_at = selectors.batch_job_files_deleted_at(job_id=job.pk)
+            if job.files_deleted_at is None:
+                raise
+            raise _expired(job, which) from None
     except DomainError as exc:
         return json_response(exc.as_dict(), exc.status_code)
     fmt = job.input_format if which == "result" else "csv"
@@ -219,3 +236,16 @@ def _download(request: HttpRequest, job_id: Any, *, which: str) -> HttpResponse:
     response["Content-Type"] = media_type_of(fmt)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _expired(job: BatchJob, which: str) -> Gone:
+    days = settings.MODELGATE_BATCH_RETENTION_DAYS
+    when = job.files_deleted_at
+    return Gone(
+        f"The {'result' if which == 'result' else 'errors'} file of batch job {job.pk} expired"
+        + (f" on {when:%Y-%m-%d %H:%M} UTC" if when else "")
+        + f": files of finished jobs are kept {days} day{'s' if days != 1 else ''} "
+        "(MODELGATE_BATCH_RETENTION_DAYS) and then deleted. Upload the input again to score it.",
+        code="expired",
+        detail={"files_expired_at": _iso(when)},
+    )

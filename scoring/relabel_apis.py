@@ -69,6 +69,7 @@ class QueueOutput(serializers.Serializer):
     team = serializers.CharField(source="team.name")
     open = serializers.IntegerField(source="open_count")
     disputed = serializers.IntegerField(source="disputed_count")
+    unresolved = serializers.IntegerField(source="unresolved_count")
     done = serializers.IntegerField(source="done_count")
 
 
@@ -77,6 +78,7 @@ class QueueCountsOutput(serializers.Serializer):
     leased = serializers.IntegerField()
     labeled = serializers.IntegerField()
     disputed = serializers.IntegerField()
+    unresolved = serializers.IntegerField()
     settled = serializers.IntegerField()
 
 
@@ -94,6 +96,11 @@ class PolicySerializer(serializers.Serializer):
     regression_min = serializers.FloatField(required=False, allow_null=True)
     regression_max = serializers.FloatField(required=False, allow_null=True)
     labels_per_item = serializers.IntegerField(required=False)
+    skips_to_close = serializers.IntegerField(
+        required=False,
+        help_text="Labelers passing on an item (skip or unsure) before it leaves the queue "
+        "as unresolved for a reviewer (1-20); sooner when every labeler of the team answered.",
+    )
     lease_seconds = serializers.IntegerField(
         required=False, allow_null=True, help_text="null: the server's default."
     )
@@ -202,7 +209,7 @@ class SettleItemApi(APIView):
     parser_classes = [JSONParser]
 
     @extend_schema(
-        summary="Settle a disputed relabel item (reviewers)",
+        summary="Settle a disputed or unresolved relabel item (reviewers)",
         request=LabelInput,
         responses={200: RelabelAnswerOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
     )

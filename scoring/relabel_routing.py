@@ -53,6 +53,7 @@ class Rules:
     regression_max: float | None
     labels_per_item: int
     lease_seconds: int | None
+    skips_to_close: int = 3
     stored: bool = False  # the team saved a policy (else these are the defaults)
 
     @classmethod
@@ -68,6 +69,7 @@ class Rules:
             regression_max=policy.regression_max,
             labels_per_item=policy.labels_per_item,
             lease_seconds=policy.lease_seconds,
+            skips_to_close=policy.skips_to_close,
         )
 
 

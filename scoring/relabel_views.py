@@ -105,6 +105,11 @@ class PolicyForm(forms.Form):
         min_value=1, max_value=5, label="Labels per item",
         help_text="More than 1: labelers who disagree send the item to a reviewer.",
     )  # fmt: skip
+    skips_to_close = forms.IntegerField(
+        min_value=1, max_value=20, label="Skips before a reviewer decides",
+        help_text="Labelers passing on an item (skip or unsure) before it leaves the queue for "
+        "the reviewers' settle screen; sooner when every labeler of the team has answered it.",
+    )  # fmt: skip
     lease_seconds = forms.IntegerField(
         required=False, min_value=5, max_value=86400, label="Lease (seconds)",
         help_text="How long a labeler holds an item. Empty: the server default.",

@@ -137,6 +137,12 @@ def sweep_stuck_batch_jobs() -> list[str]:
     )
 
 
+@shared_task(name="scoring.expire_batch_files")
+def expire_batch_files() -> list[str]:
+    """Run by Celery beat hourly: delete the files of batch jobs past their retention."""
+    return services.batch_jobs_expire_files(retention_days=settings.MODELGATE_BATCH_RETENTION_DAYS)
+
+
 def _progress(job_id: str, stage: str) -> None:
     done = rows_before(stage)
     if done is not None:

@@ -134,6 +134,7 @@ def batch_panel_context(request: HttpRequest, model: RegisteredModel) -> dict[st
         "jobs": jobs,
         "poll": any(job.status not in BATCH_TERMINAL for job in jobs),
         "max_bytes": settings.MODELGATE_BATCH_MAX_BYTES,
+        "retention_days": settings.MODELGATE_BATCH_RETENTION_DAYS,
         "api_url": reverse("api-batch-create", args=[model.name]),
         "panel_url": reverse("batch-panel", args=[model.name]),
         "request": request,

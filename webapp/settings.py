@@ -276,6 +276,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(MODELGATE_SWEEP_INTERVAL_SECONDS),
         "options": {"expires": float(MODELGATE_SWEEP_INTERVAL_SECONDS)},
     },
+    # Files of batch jobs finished more than MODELGATE_BATCH_RETENTION_DAYS ago.
+    "expire-batch-files": {
+        "task": "scoring.expire_batch_files",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
     "monitor-served-models": {
         "task": "scoring.monitor",
         "schedule": float(MODELGATE_MONITORING_INTERVAL_SECONDS),
@@ -324,6 +330,10 @@ MODELGATE_BATCH_MAX_ROWS = env_int("MODELGATE_BATCH_MAX_ROWS", 2_000_000, minimu
 # Rows with a bad value are set aside (listed in the job's errors file) up to this many; past it
 # the whole file is refused. 0: any bad value fails the job, like a predict request.
 MODELGATE_BATCH_MAX_BAD_ROWS = env_int("MODELGATE_BATCH_MAX_BAD_ROWS", 1000, minimum=0)
+# Days a finished (succeeded or failed) job keeps its input, result and errors files; then the
+# beat task scoring.expire_batch_files deletes them and the job says "expired" (a download is a
+# 410). The job's row and audit history stay. 0 keeps the files forever.
+MODELGATE_BATCH_RETENTION_DAYS = env_int("MODELGATE_BATCH_RETENTION_DAYS", 30, minimum=0)
 # How often a serving process looks at the serving generation (promotions, revocations): one
 # indexed query on the audit table per process per interval.
 MODELGATE_SERVING_REFRESH_SECONDS = env.float("MODELGATE_SERVING_REFRESH_SECONDS", default=0.5)

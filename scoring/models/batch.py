@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -86,10 +87,23 @@ class BatchJob(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    files_deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the retention sweep deleted its input, result and errors files.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["registered_model", "-created_at"])]
+        indexes = [
+            models.Index(fields=["registered_model", "-created_at"]),
+            # The retention sweep's scan: finished jobs still holding files, oldest first.
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(files_deleted_at__isnull=True, finished_at__isnull=False),
+                name="batch_files_kept_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"batch job {self.pk} ({self.status})"
@@ -100,6 +114,20 @@ class BatchJob(models.Model):
         if not self.rows_total:
             return 1.0 if self.status == BatchJobStatus.SUCCEEDED else None
         return min(1.0, self.rows_done / self.rows_total)
+
+    @property
+    def files_expired(self) -> bool:
+        """Its files were deleted after the retention period; the row (and audit) stays."""
+        return self.files_deleted_at is not None
+
+    @property
+    def files_expire_at(self) -> datetime | None:
+        """When the retention sweep will delete the finished job's files; None if it never will
+        (still running, already expired, or MODELGATE_BATCH_RETENTION_DAYS=0)."""
+        days = settings.MODELGATE_BATCH_RETENTION_DAYS
+        if self.files_expired or self.finished_at is None or not days:
+            return None
+        return self.finished_at + timedelta(days=days)
 
     @property
     def seconds(self) -> float | None:

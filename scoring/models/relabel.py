@@ -54,6 +54,11 @@ class RelabelPolicy(models.Model):
     regression_min = models.FloatField(null=True, blank=True)
     regression_max = models.FloatField(null=True, blank=True)
     labels_per_item = models.PositiveSmallIntegerField(default=1)
+    skips_to_close = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Labelers passing on an item (skipped or unsure) before it leaves the queue "
+        "for a reviewer; it leaves sooner when every labeler of the team has answered it.",
+    )
     lease_seconds = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -78,17 +83,31 @@ class RelabelStatus(models.TextChoices):
     # The app that made the prediction reported its outcome (scoring.services.feedback): the
     # truth is known, so nobody labels the item any more.
     ANSWERED = "answered", "answered by app feedback"
+    # Enough labelers passed on it (skipped or unsure), or nobody left on the team may still
+    # label it: it leaves the open queue and waits for a reviewer, like a disputed item.
+    UNRESOLVED = "unresolved", "unresolved (labelers passed)"
 
     @classmethod
     def done(cls) -> frozenset[str]:
         return frozenset({cls.LABELED, cls.SETTLED, cls.ANSWERED})
 
+    @classmethod
+    def to_settle(cls) -> frozenset[str]:
+        """Waiting for a reviewer's label: the labelers disagreed, or passed."""
+        return frozenset({cls.DISPUTED, cls.UNRESOLVED})
+
 
 RELABEL_TRANSITIONS: dict[str, frozenset[str]] = {
     RelabelStatus.OPEN: frozenset(
-        {RelabelStatus.LABELED, RelabelStatus.DISPUTED, RelabelStatus.ANSWERED}
+        {
+            RelabelStatus.LABELED,
+            RelabelStatus.DISPUTED,
+            RelabelStatus.ANSWERED,
+            RelabelStatus.UNRESOLVED,
+        }
     ),
     RelabelStatus.DISPUTED: frozenset({RelabelStatus.SETTLED, RelabelStatus.ANSWERED}),
+    RelabelStatus.UNRESOLVED: frozenset({RelabelStatus.SETTLED, RelabelStatus.ANSWERED}),
     RelabelStatus.LABELED: frozenset(),
     RelabelStatus.SETTLED: frozenset(),
     RelabelStatus.ANSWERED: frozenset(),
@@ -151,7 +170,8 @@ class RelabelLabel(models.Model):
     """What one labeler said about one item: a label, or that they skipped it or were unsure.
 
     One row per item and labeler: nobody labels an item twice, and a skipped item is never
-    offered to the same labeler again.
+    offered to the same labeler again. Skips and unsures count towards the policy's
+    ``skips_to_close``.
     """
 
     class Kind(models.TextChoices):

@@ -3,7 +3,11 @@ package re-exports them."""
 
 from scoring.selectors.alerts import alert_get_for_user, alerts_for_model, alerts_visible
 from scoring.selectors.app_tokens import app_token_get_for_user, app_tokens_for_model
-from scoring.selectors.batch import batch_job_get_for_caller, batch_jobs_for_model
+from scoring.selectors.batch import (
+    batch_job_files_deleted_at,
+    batch_job_get_for_caller,
+    batch_jobs_for_model,
+)
 from scoring.selectors.corrected_dataset import (
     corrected_dataset_count,
     corrected_dataset_signature,
@@ -47,6 +51,7 @@ __all__ = [
     "alerts_visible",
     "app_token_get_for_user",
     "app_tokens_for_model",
+    "batch_job_files_deleted_at",
     "batch_job_get_for_caller",
     "batch_jobs_for_model",
     "corrected_dataset_count",

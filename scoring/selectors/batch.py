@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from releases.errors import NotFound
@@ -39,3 +40,15 @@ def batch_job_get_for_caller(*, caller: Any, job_id: Any) -> BatchJob:
     ):
         raise NotFound(f"No batch job {job_id} that this token may see.", field="id")
     return job
+
+
+def batch_job_files_deleted_at(*, job_id: Any) -> Any:
+    """When the job's files were deleted, read after any retention sweep holding the row has
+    committed (its lock is waited for)."""
+    with transaction.atomic():
+        return (
+            BatchJob.objects.select_for_update()
+            .filter(pk=job_id)
+            .values_list("files_deleted_at", flat=True)
+            .first()
+        )

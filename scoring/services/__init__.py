@@ -9,6 +9,7 @@ from scoring.services.batch import (
     batch_job_finish,
     batch_job_progress,
     batch_job_start,
+    batch_jobs_expire_files,
     batch_jobs_sweep_stuck,
 )
 from scoring.services.corrected_dataset import corrected_dataset_use_as_evaluation_set
@@ -34,6 +35,7 @@ __all__ = [
     "batch_job_finish",
     "batch_job_progress",
     "batch_job_start",
+    "batch_jobs_expire_files",
     "batch_jobs_sweep_stuck",
     "corrected_dataset_use_as_evaluation_set",
     "ground_truth_write",

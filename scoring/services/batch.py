@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -15,9 +17,19 @@ from django.utils import timezone
 
 from releases.models import ModelVersion
 from releases.services import audit_record
-from scoring.models import BATCH_TRANSITIONS, BatchJob, BatchJobStatus
+from scoring.models import BATCH_TERMINAL, BATCH_TRANSITIONS, BatchJob, BatchJobStatus
 
 logger = logging.getLogger(__name__)
+
+
+def _locked(job_id: Any) -> BatchJob | None:
+    """The job, its row locked for this transaction, with its version for the audit row."""
+    return (
+        BatchJob.objects.select_for_update(of=("self",))
+        .select_related("model_version__registered_model")
+        .filter(pk=job_id)
+        .first()
+    )
 
 
 def _move(job: BatchJob, to: str) -> None:
@@ -117,12 +129,7 @@ def batch_job_finish(
 ) -> BatchJob | None:
     """running → succeeded with the stored result file (and the errors file listing the rows
     set aside, if any). ``rows`` counts every row of the file, scored or set aside."""
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or job.status != BatchJobStatus.RUNNING:
         return job
     _move(job, BatchJobStatus.SUCCEEDED)
@@ -155,12 +162,7 @@ def batch_job_finish(
 @transaction.atomic
 def batch_job_fail(*, job_id: str, error: str) -> BatchJob | None:
     """queued or running → failed, with a sentence saying why and what to fix."""
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or job.status not in {BatchJobStatus.QUEUED, BatchJobStatus.RUNNING}:
         return job
     _move(job, BatchJobStatus.FAILED)
@@ -197,12 +199,7 @@ def batch_jobs_sweep_stuck(*, after_seconds: int, max_resets: int) -> list[str]:
 
 @transaction.atomic
 def _sweep_one(*, job_id: uuid.UUID, stuck: Any, max_resets: int) -> bool:
-    job = (
-        BatchJob.objects.select_for_update(of=("self",))
-        .select_related("model_version__registered_model")
-        .filter(pk=job_id)
-        .first()
-    )
+    job = _locked(job_id)
     if job is None or not stuck.filter(pk=job_id).exists():  # finished since the scan
         return False
     payload = {"job": str(job.pk)}
@@ -236,3 +233,62 @@ def _sweep_one(*, job_id: uuid.UUID, stuck: Any, max_resets: int) -> bool:
     )
     transaction.on_commit(lambda: _enqueue(job.pk))
     return True
+
+
+EXPIRED_ACTION = "batch.files_expired"
+
+
+def batch_jobs_expire_files(*, retention_days: int, limit: int = 500) -> list[str]:
+    """Delete the input, result and errors files of jobs finished more than ``retention_days``
+    ago and mark them expired (one audit row each, like the stuck-job sweep). Queued and
+    running jobs are never touched. At most ``limit`` jobs per run, oldest first, so the first
+    run after a long gap stays short; beat's next run takes the rest. Returns the jobs expired."""
+    if retention_days <= 0:
+        return []
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    due = BatchJob.objects.filter(
+        status__in=BATCH_TERMINAL, files_deleted_at__isnull=True, finished_at__lt=cutoff
+    )
+    expired = []
+    for job_id in list(due.order_by("finished_at").values_list("pk", flat=True)[:limit]):
+        if _expire_one(job_id=job_id, due=due, retention_days=retention_days):
+            expired.append(str(job_id))
+    return expired
+
+
+@transaction.atomic
+def _expire_one(*, job_id: uuid.UUID, due: Any, retention_days: int) -> bool:
+    job = _locked(job_id)
+    if job is None or not due.filter(pk=job_id).exists():  # expired by an overlapping run
+        return False
+    names = [str(f.name) for f in (job.input_file, job.result_file, job.errors_file) if f]
+    # Deleted under the row lock, before the row says so: if the storage refuses, the
+    # transaction rolls back and the next run tries again (deleting a missing file is a no-op).
+    for name in names:
+        default_storage.delete(name)
+    _remove_empty_directory(f"batch/{job.pk}")
+    job.files_deleted_at = timezone.now()
+    job.save(update_fields=["files_deleted_at"])
+    audit_record(
+        actor=None,
+        action=EXPIRED_ACTION,
+        model_version=job.model_version,
+        payload={
+            "job": str(job.pk),
+            "status": job.status,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "retention_days": retention_days,
+            "files": names,
+        },
+    )
+    return True
+
+
+def _remove_empty_directory(name: str) -> None:
+    """The job's folder on local storage (object stores have no folders to leave behind)."""
+    try:
+        path = default_storage.path(name)
+    except NotImplementedError:
+        return
+    with contextlib.suppress(OSError):  # already gone, or holds something we did not write
+        os.rmdir(path)

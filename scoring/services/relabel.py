@@ -37,15 +37,23 @@ from scoring.models import (
     RelabelReason,
     RelabelStatus,
 )
-from scoring.selectors.relabel import VERSION_BULK, user_can_label, user_can_settle
+from scoring.selectors.relabel import (
+    VERSION_BULK,
+    team_labeler_ids,
+    user_can_label,
+    user_can_settle,
+)
 from scoring.services.labels import ground_truth_write, label_check, prediction_lock
 
 
-def _lease_seconds(registered_model_id: int) -> int:
+def _rules(registered_model_id: int) -> Any:
     from scoring.relabel_routing import rules_for
 
-    rules = rules_for([registered_model_id])[registered_model_id]
-    return rules.lease_seconds or settings.MODELGATE_RELABEL_LEASE_SECONDS
+    return rules_for([registered_model_id])[registered_model_id]
+
+
+def _lease_seconds(registered_model_id: int) -> int:
+    return _rules(registered_model_id).lease_seconds or settings.MODELGATE_RELABEL_LEASE_SECONDS
 
 
 def _require_labeler(actor: User, model: RegisteredModel) -> None:
@@ -191,11 +199,12 @@ def _feedback_of(item: RelabelItem) -> GroundTruth | None:
 def relabel_items_answer(
     *, actor: User | None, prediction: Prediction, caller: str, label: Any
 ) -> int:
-    """App feedback gave ``prediction`` its truth: its open or disputed queue item is answered
+    """App feedback gave ``prediction`` its truth: its open, disputed or unresolved queue item is
+    answered
     and leaves the queue (the caller holds the prediction's lock). The number of items
     answered (0 or 1)."""
     items = RelabelItem.objects.select_for_update(of=("self",)).filter(
-        prediction=prediction, status__in=[RelabelStatus.OPEN, RelabelStatus.DISPUTED]
+        prediction=prediction, status__in=[RelabelStatus.OPEN, *RelabelStatus.to_settle()]
     )
     answered = 0
     for item in items.select_related("registered_model"):
@@ -259,6 +268,8 @@ def relabel_item_label(*, actor: User, item: RelabelItem, label: Any) -> Relabel
             _settle_truth(locked, signature, value, actor)
         else:
             _move(locked, RelabelStatus.DISPUTED)
+    elif _nobody_left(locked, answered={*answers, actor.pk}):
+        _move(locked, RelabelStatus.UNRESOLVED)
     else:
         # The next label must come from somebody else: free the item for them now.
         locked.lease_holder = None
@@ -285,31 +296,46 @@ def _kept(feedback: GroundTruth | None) -> dict[str, Any]:
 @transaction.atomic
 def relabel_item_skip(*, actor: User, item: RelabelItem, unsure: bool = False) -> RelabelItem:
     """``actor`` passes on the item (``unsure``: they looked and could not tell). It returns to
-    the queue for others and is never offered to them again."""
+    the queue for others and is never offered to them again; once the policy's
+    ``skips_to_close`` labelers passed on it, or nobody left on the team may still label it, it
+    leaves the queue as unresolved and waits for a reviewer (the disputes screen)."""
     locked = _lock(item)
     _require_labeler(actor, locked.registered_model)
     kind = RelabelLabel.Kind.UNSURE if unsure else RelabelLabel.Kind.SKIP
-    if _already(_answers(locked).get(actor.pk), locked, kind, None):
+    answers = _answers(locked)
+    if _already(answers.get(actor.pk), locked, kind, None):
         return locked
     _check_workable(locked, actor)
     RelabelLabel.objects.create(item=locked, labeler=actor, kind=kind)
-    if locked.lease_holder_id == actor.pk:
+    passes = 1 + sum(a.kind != RelabelLabel.Kind.LABEL for a in answers.values())
+    if passes >= _rules(locked.registered_model_id).skips_to_close or _nobody_left(
+        locked, answered={*answers, actor.pk}
+    ):
+        _move(locked, RelabelStatus.UNRESOLVED)
+    else:
         locked.lease_holder = None
         locked.lease_expires_at = None
-        locked.save(update_fields=["lease_holder", "lease_expires_at"])
+    locked.save(update_fields=_ITEM_STATE)
     audit_record(
         actor=actor,
         action=f"relabel.{kind}",
         registered_model=locked.registered_model,
         model_version=locked.model_version,
-        payload={"item": locked.pk},
+        payload={"item": locked.pk, "status": locked.status, "passes": passes},
     )
     return locked
 
 
+def _nobody_left(item: RelabelItem, *, answered: set[int]) -> bool:
+    """Every labeler and reviewer of the model's team has answered the item, so the queue would
+    never offer it to anyone again. Admins outside the team are not counted: they may label
+    anywhere, but an item waiting for one would sit in the queue forever."""
+    return not (team_labeler_ids(team_id=item.registered_model.team_id) - answered)
+
+
 @transaction.atomic
 def relabel_item_settle(*, actor: User, item: RelabelItem, label: Any) -> RelabelItem:
-    """A reviewer decides a disputed item: their label becomes the ground truth."""
+    """A reviewer decides a disputed or unresolved item: their label becomes the ground truth."""
     locked = _lock(item)
     model = locked.registered_model
     if not user_can_settle(user=actor, team_id=model.team_id):
@@ -320,10 +346,10 @@ def relabel_item_settle(*, actor: User, item: RelabelItem, label: Any) -> Relabe
         truth = getattr(locked.prediction, "ground_truth", None)
         if truth is not None and truth.label == value:
             return locked
-    if locked.status != RelabelStatus.DISPUTED:
+    if locked.status not in RelabelStatus.to_settle():
         raise Conflict(
-            f"Relabel item {locked.pk} is {locked.get_status_display()}, not disputed; only "
-            "disputed items are settled by a reviewer.",
+            f"Relabel item {locked.pk} is {locked.get_status_display()}; only disputed and "
+            "unresolved items are settled by a reviewer.",
             code="not_disputed",
         )
     given = list(

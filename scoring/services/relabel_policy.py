@@ -23,9 +23,11 @@ POLICY_FIELDS = (
     "regression_min",
     "regression_max",
     "labels_per_item",
+    "skips_to_close",
     "lease_seconds",
 )
 MAX_LABELS_PER_ITEM = 5
+MAX_SKIPS_TO_CLOSE = 20
 MAX_LEASE_SECONDS = 24 * 3600
 
 
@@ -96,6 +98,8 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
             out[name] = _optional_number(name, value)
         elif name == "labels_per_item":
             out[name] = _whole(name, value, 1, MAX_LABELS_PER_ITEM, "Labels per item")
+        elif name == "skips_to_close":
+            out[name] = _whole(name, value, 1, MAX_SKIPS_TO_CLOSE, "Skips before a reviewer")
         elif name == "lease_seconds":
             out[name] = (
                 None

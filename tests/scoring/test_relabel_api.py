@@ -127,7 +127,10 @@ def test_queues_and_counts_show_where_work_waits(api, version, labeler):
     queue(version, 3)
     api(labeler).get(next_url())
     queues = api(labeler).get("/api/v1/relabel/queues/").json()
-    assert queues == [{"model": "credit-risk", "team": "risk", "open": 3, "disputed": 0, "done": 0}]
+    assert queues == [
+        {"model": "credit-risk", "team": "risk", "open": 3, "disputed": 0, "unresolved": 0,
+         "done": 0}
+    ]  # fmt: skip
     counts = api(labeler).get("/api/v1/relabel/credit-risk/counts/").json()
     assert counts["open"] == 3 and counts["leased"] == 1 and counts["labeled"] == 0
 

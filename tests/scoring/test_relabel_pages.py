@@ -70,18 +70,20 @@ def test_a_reviewer_settles_a_dispute_on_its_page(version, reviewer):
 
     assert response.status_code == 302
     assert GroundTruth.objects.get().label == "churn"
-    assert "No disputes" in client.get("/queues/credit-risk/disputes/").content.decode()
+    assert "Nothing to settle" in client.get("/queues/credit-risk/disputes/").content.decode()
 
 
 def test_queue_settings_save_with_an_audit_row_and_refuse_bad_values(risk_model, owner, labeler):
     url = "/models/credit-risk/queue-settings/"
     form = {
         "enabled": "on", "strategy": "margin", "threshold": "0.3", "sample_rate": "0.05",
-        "regression_rule": "sample", "labels_per_item": "2", "lease_seconds": "",
+        "regression_rule": "sample", "labels_per_item": "2", "skips_to_close": "4",
+        "lease_seconds": "",
     }  # fmt: skip
     assert client_for(owner).post(url, form).status_code == 302
     policy = RelabelPolicy.objects.get()
     assert (policy.strategy, policy.labels_per_item, policy.lease_seconds) == ("margin", 2, None)
+    assert policy.skips_to_close == 4
     assert AuditEvent.objects.filter(action="relabel.policy_update").count() == 1
 
     refused = client_for(owner).post(url, {**form, "threshold": "7"})

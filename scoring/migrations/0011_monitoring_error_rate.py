@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("releases", "0010_compiled_check_job"),
-        ("scoring", "0008_monitoring_low_confidence_follows_model"),
+        ("scoring", "0010_relabel_unresolved"),
     ]
 
     operations = [
