@@ -200,8 +200,7 @@ def relabel_items_answer(
     *, actor: User | None, prediction: Prediction, caller: str, label: Any
 ) -> int:
     """App feedback gave ``prediction`` its truth: its open, disputed or unresolved queue item is
-    answered
-    and leaves the queue (the caller holds the prediction's lock). The number of items
+    answered and leaves the queue (the caller holds the prediction's lock). The number of items
     answered (0 or 1)."""
     items = RelabelItem.objects.select_for_update(of=("self",)).filter(
         prediction=prediction, status__in=[RelabelStatus.OPEN, *RelabelStatus.to_settle()]
