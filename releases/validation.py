@@ -22,9 +22,9 @@ from releases.artifact_safety import (
     UnsafeArtifact,
     check_onnx,
     describe_estimator,
-    load_onnx,
     load_skops_with_scan,
 )
+from releases.sandbox.child_inputs import load_onnx_in_child
 from releases.signature import (
     InvalidEvaluationData,
     check_evaluation_matches,
@@ -305,7 +305,7 @@ def _load(
         )
     if artifact_format == "onnx":
         info = check_onnx(path=path)
-        session = load_onnx(path=path)
+        session = load_onnx_in_child(path=path)
         if stages is not None:
             stages.enter("reading signature")
         signature = infer_onnx_signature(info=info)

@@ -56,19 +56,22 @@ def check_onnx(*, path: str | Path) -> OnnxInfo:
 
 
 def load_onnx(
-    *, path: str | Path, intra_op_threads: int | None = None
+    *, path: str | Path, intra_op_threads: int | None = None, memory_arena: bool = True
 ) -> onnxruntime.InferenceSession:
     """`check_onnx`, then an ONNX Runtime session on the CPU with no custom-op libraries.
 
     The session is built from the very bytes that were checked (not from the path), so the
     file cannot change in between, and ONNX Runtime has no directory to resolve external data
     against. ``intra_op_threads`` caps ONNX Runtime's thread pool (serving: gunicorn's workers
-    and threads already use the cores, and idle pool threads spin-wait by default).
+    and threads already use the cores, and idle pool threads spin-wait by default). Without
+    ``memory_arena`` tensors are allocated and freed one by one instead of from an arena that
+    grows by doubling and keeps what it took (the sandbox: one job, a memory limit).
     """
     data = Path(path).read_bytes()
     _inspect(_parse(data))
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.load_model_format", "ONNX")
+    options.enable_cpu_mem_arena = memory_arena
     if intra_op_threads is not None:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1

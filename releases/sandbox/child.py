@@ -30,7 +30,12 @@ class OperationRefused(Exception):
 def _limit(limits: dict[str, int]) -> None:
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    # RLIMIT_DATA, not RLIMIT_AS: address space also counts the libraries' code (llvmlite's
+    # alone is 160 MB) and ranges that allocators and thread pools reserve and never touch, so
+    # small models failed under RLIMIT_AS. Since Linux 4.7 this counts private writable mappings
+    # (heap, anonymous memory, thread stacks) when they are made, touched or not: a model that
+    # asks for 10 GB still fails at once, with MemoryError.
+    resource.setrlimit(resource.RLIMIT_DATA, (limits["memory_mb"] * mb,) * 2)
     # SIGXCPU at the soft limit; the kernel's SIGKILL at the hard one if that is ignored. The
     # limit counts the process's whole life, so the job's allowance starts from what importing
     # the libraries (in a warm child, before the job) already used.

@@ -16,11 +16,11 @@ from releases.sandbox.child import OperationRefused
 def load_model_in_child(*, inputs: Path, args: dict[str, Any]) -> Any:
     """The artifact ``args["artifact"]``: an ONNX session when ``args["format"]`` says so,
     else the skops model loaded under the trusted types and size limits in ``args``."""
-    from releases.artifact_safety import UnsafeArtifact, load_onnx, load_skops
+    from releases.artifact_safety import UnsafeArtifact, load_skops
 
     try:
         if args.get("format") == "onnx":
-            return load_onnx(path=inputs / args["artifact"])
+            return load_onnx_in_child(path=inputs / args["artifact"])
         return load_skops(
             path=inputs / args["artifact"],
             trusted=set(args["trusted"]),
@@ -30,6 +30,15 @@ def load_model_in_child(*, inputs: Path, args: dict[str, Any]) -> Any:
         )
     except UnsafeArtifact as exc:
         raise OperationRefused("unsafe", exc.code, exc.message) from None
+
+
+def load_onnx_in_child(*, path: Path) -> Any:
+    """An ONNX Runtime session as every sandboxed job opens one: one thread (the default pool
+    starts a thread per core, each with its stack and malloc arena, so the memory a job needed
+    depended on the machine) and no arena."""
+    from releases.artifact_safety import load_onnx
+
+    return load_onnx(path=path, intra_op_threads=1, memory_arena=False)
 
 
 def read_evaluation_in_child(*, inputs: Path, args: dict[str, Any], max_rows: int) -> Any:

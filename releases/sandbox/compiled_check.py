@@ -69,10 +69,10 @@ def compiled_check_in_child(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs in the sandboxed child."""
-    from releases.artifact_safety import load_onnx
     from releases.compiled import compile_and_check
     from releases.sandbox.child_inputs import (
         load_model_in_child,
+        load_onnx_in_child,
         missing_features,
         read_evaluation_in_child,
     )
@@ -95,7 +95,7 @@ def compiled_check_in_child(
         signature=args["signature"],
         X=X,
         work=work,
-        load_session=lambda path: load_onnx(path=path),
+        load_session=lambda path: load_onnx_in_child(path=path),
     )
     on_stage("done")
     arrays: dict[str, Any] = {}

@@ -2,9 +2,9 @@
 
 What the child gets, in both modes: a private empty working directory (its only writable place),
 copies of its input files, a cleared environment (no secrets, no database or broker URLs, one
-thread per numeric library) and rlimits on address space, CPU seconds, file size, open files and
-core size, which it sets on itself before it reads anything. The parent enforces a wall-clock
-deadline by killing the child's whole process group.
+thread per numeric library) and rlimits on data (private writable memory), CPU seconds, file
+size, open files and core size, which it sets on itself before it reads anything. The parent
+enforces a wall-clock deadline by killing the child's whole process group.
 
 With bubblewrap (``mode="bwrap"``) the child also runs in fresh namespaces with no network and no
 capabilities, and sees only: the Python environment (the virtualenv and the Python it points to,
@@ -303,8 +303,10 @@ class _Spare:
         (run_dir / "in").mkdir()
         (run_dir / "work").mkdir()
         (run_dir / "work" / "tmp").mkdir()
-        command, cwd = _command(mode, run_dir / "in", run_dir / "work", code_packages, warm=warm)
         env = _child_env(run_dir / "work" if mode == "process" else Path(_WORK))
+        command, cwd = _command(
+            mode, run_dir / "in", run_dir / "work", code_packages, env=env, warm=warm
+        )
         # Linux carries the parent's peak RSS into the child's ru_maxrss through fork and exec,
         # so only a peak above this says the child itself grew (see `_classify`).
         inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -375,6 +377,10 @@ def _child_env(work: Path) -> dict[str, str]:
         "MKL_NUM_THREADS": one,
         "NUMEXPR_NUM_THREADS": one,
         "VECLIB_MAXIMUM_THREADS": one,
+        "NUMBA_NUM_THREADS": one,
+        # Arrow's default pool (mimalloc) commits a 1 GiB arena on pandas' first string column:
+        # half of the default memory limit gone to a reservation the job never touches.
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
     }
 
 
@@ -385,7 +391,13 @@ def _python() -> str:
 
 
 def _command(
-    mode: str, in_dir: Path, work_dir: Path, code_packages: Sequence[Path], *, warm: bool
+    mode: str,
+    in_dir: Path,
+    work_dir: Path,
+    code_packages: Sequence[Path],
+    *,
+    env: Mapping[str, str],
+    warm: bool,
 ) -> tuple[list[str], Path]:
     python = [_python(), "-I", "-B", "-c", _BOOTSTRAP]
     start = "warm" if warm else "cold"
@@ -406,7 +418,10 @@ def _command(
         _WORK,
         "--chdir",
         _WORK,
+        # bubblewrap's own environment is not the child's: without these the child ran with
+        # none, so every numeric library started one thread per core.
         "--clearenv",
+        *(arg for name, value in env.items() for arg in ("--setenv", name, value)),
         "--",
         *python,
         _CODE,

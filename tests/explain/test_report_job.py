@@ -50,6 +50,22 @@ def test_report_job_stores_summary_and_arrays_keyed_by_input_feature(
     assert shap_report_run(version_id=version.pk) == "skipped"
 
 
+def test_a_report_is_computed_in_a_512_mb_sandbox(
+    media_root: Path, risk_model: Any, settings: Any
+) -> None:
+    """The child holds about 330 MB; under a limit on address space it failed here, loading
+    llvmlite (160 MB of code) for shap's numba."""
+    settings.MODELGATE_SANDBOX_MEMORY_MB = 512
+    frame, target = credit_frame()
+    version = stored_version(risk_model, 1, forest_pipeline(frame, target), frame, target)
+
+    assert shap_report_run(version_id=version.pk) == "done"
+
+    report = ShapReport.objects.get(model_version=version)
+    assert report.status == ShapReportStatus.DONE, report.error
+    assert report.summary["additivity"]["ok"] is True
+
+
 def test_a_version_without_evaluation_data_gets_a_failed_report_and_stays_validated(
     media_root: Path, risk_model: Any
 ) -> None:

@@ -214,6 +214,22 @@ def test_validation_stores_the_compiled_form_and_serving_loads_an_equivalent_ses
 
 
 @pytest.mark.django_db
+def test_the_compiled_check_passes_in_a_512_mb_sandbox(
+    api: Any, owner: Any, risk_model: Any, media_root: Path, settings: Any
+) -> None:
+    """The child holds about 300 MB; under a limit on address space it failed here (ONNX
+    Runtime's per-core threads, Arrow's 1 GiB arena and the libraries' code counted too)."""
+    model, frame, labels = forest()
+    version = validated(api, owner, model, frame, labels)
+    settings.MODELGATE_SANDBOX_MEMORY_MB = 512
+
+    version = checked(version)
+
+    assert version.serving_runtime == ServingRuntime.ONNX
+    assert version.compiled_evidence["rows_checked"] == 300
+
+
+@pytest.mark.django_db
 def test_a_non_reproducing_pipeline_validates_and_is_served_by_sklearn_with_the_reason(
     api: Any, owner: Any, risk_model: Any, media_root: Path, fresh_cache: Any
 ) -> None:

@@ -132,8 +132,21 @@ def test_child_environment_is_cleared(mode, monkeypatch):
     for name in ("DATABASE_URL", "SECRET_KEY", "CELERY_BROKER_URL", "AWS_SECRET_ACCESS_KEY"):
         assert name not in env
     assert not any("secret" in value.lower() for value in env.values())
-    assert env.get("OMP_NUM_THREADS", "1") == "1"
     assert result.data["listing"] == ["tmp"]  # a private, empty working directory
+
+
+@BOTH_MODES
+def test_every_thread_pool_in_the_child_is_capped_at_one_thread(mode):
+    """bubblewrap's --clearenv used to drop these: the child then started a thread (stack,
+    malloc arena, BLAS buffer) per core, and how much memory a job needed depended on the
+    machine it ran on."""
+    result, _ = probe("environment", mode=mode)
+
+    env = result.data["environ"]
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        assert env[name] == "1"
+    assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+    assert env["TMPDIR"].endswith("/tmp")
 
 
 def test_a_result_file_symlinked_to_a_host_file_is_not_read(tmp_path):
@@ -172,6 +185,21 @@ def test_allocating_10_gb_is_reported_as_memory(mode):
     caught = failure("allocate", mode=mode, args={"gigabytes": 10})
     assert caught.kind == "memory"
     assert "used more than 1024 MB of memory while evaluating" in caught.message
+
+
+@BOTH_MODES
+def test_memory_written_a_block_at_a_time_is_reported_as_memory(mode):
+    caught = failure("allocate_in_steps", mode=mode, args={"gigabytes": 4})
+    assert caught.kind == "memory"
+    assert "used more than 1024 MB of memory while evaluating" in caught.message
+
+
+@BOTH_MODES
+def test_address_space_reserved_and_never_written_is_not_memory(mode):
+    """JIT compilers, allocators and thread pools reserve far more address space than they
+    use: under a limit on address space, 8 GB reserved failed a job that used almost nothing."""
+    result, _ = probe("reserve", mode=mode, args={"gigabytes": 8})
+    assert result.data == {"reserved": 8 * 1024**3}
 
 
 @BOTH_MODES

@@ -61,6 +61,31 @@ def allocate(
     return {"allocated": len(block)}, {}
 
 
+def allocate_in_steps(
+    *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
+) -> Result:
+    """Write memory 64 MB at a time, keeping every block, up to ``gigabytes``."""
+    on_stage("evaluating")
+    blocks = [b"\x01" * (64 * 1024**2) for _ in range(args["gigabytes"] * 16)]
+    return {"allocated": sum(map(len, blocks))}, {}
+
+
+def reserve(
+    *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
+) -> Result:
+    """Reserve address space and never write to it, as JIT compilers and allocators do."""
+    import mmap
+
+    on_stage("evaluating")
+    region = mmap.mmap(
+        -1,
+        args["gigabytes"] * 1024**3,
+        flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+        prot=0,  # PROT_NONE
+    )
+    return {"reserved": len(region)}, {}
+
+
 def spin(
     *, args: dict[str, Any], inputs: Path, work: Path, on_stage: Callable[[str], None]
 ) -> Result:
