@@ -123,7 +123,7 @@ def _load_compiled(model_version: ModelVersion) -> LoadedModel:
             # One thread per session.run: the server's workers and threads are the parallelism.
             session = load_onnx(
                 path=path,
-                intra_op_threads=int(getattr(settings, "MODELGATE_ONNX_THREADS", 1)),
+                intra_op_threads=settings.MODELGATE_ONNX_THREADS,
             )
         except UnsafeArtifact as exc:
             raise ModelUnloadable(
@@ -155,7 +155,8 @@ def _load(model_version: ModelVersion, trusted: frozenset[str]) -> LoadedModel:
         path.write_bytes(data)
         try:
             if model_version.format == "onnx":
-                model: Any = load_onnx(path=path)
+                # Served like a compiled form: the server's processes are the parallelism.
+                model: Any = load_onnx(path=path, intra_op_threads=settings.MODELGATE_ONNX_THREADS)
             else:
                 model = load_skops(
                     path=path,

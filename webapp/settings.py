@@ -490,6 +490,9 @@ if not MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT:
         "Need MODELGATE_SANDBOX_WALL_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT "
         f"({MODELGATE_SANDBOX_WALL_SECONDS} >= {CELERY_TASK_SOFT_TIME_LIMIT})."
     )
+# ONNX Runtime's thread pool per served session (an uploaded ONNX model or a compiled form):
+# gunicorn's workers and threads already use the cores, and idle pool threads spin-wait.
+MODELGATE_ONNX_THREADS = env_int("MODELGATE_ONNX_THREADS", 1, minimum=1)
 # SHAP reports (explain): rows of the evaluation set explained per version, background rows, and
 # the largest synchronous explanation request (more is a 413).
 MODELGATE_SHAP_SAMPLE_ROWS = env_int("MODELGATE_SHAP_SAMPLE_ROWS", 1000, minimum=1)

@@ -467,3 +467,36 @@ def test_the_sweeper_queues_a_lost_compiled_check_again_then_gives_up_with_the_r
         model_version=version, action="version.compiled_check_swept"
     )
     assert swept_rows.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_model_uploaded_as_onnx_is_served_on_the_configured_threads(
+    owner: Any, risk_model: Any, media_root: Path, fresh_cache: Any, settings: Any
+) -> None:
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    settings.MODELGATE_ONNX_THREADS = 2
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    fitted = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    data = to_onnx(fitted, X[:1], options={"zipmap": False}).SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    name = default_storage.save(f"artifacts/{digest[:2]}/{digest}.onnx", ContentFile(data))
+    version = ModelVersion.objects.create(
+        registered_model=risk_model, version=1, status="approved", artifact=name,
+        sha256=digest, size=len(data), format="onnx", uploaded_by=owner,
+        signature=infer_signature(
+            estimator=fitted, evaluation=pd.DataFrame(X, columns=["a", "b", "c"]), target=None
+        ),
+    )  # fmt: skip
+
+    options = load_serving_model(version).model.get_session_options()
+
+    # Before, an uploaded ONNX model got ONNX Runtime's default pool: a spinning thread per core
+    # in every gunicorn thread of every worker.
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
