@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,10 +82,11 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(
+def _celery_worker(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery -A webapp worker` process on the configured broker and the test database."""
+    """A real `celery -A webapp worker` process on the configured broker and the test database,
+    one for the session (starting it takes seconds)."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
@@ -115,6 +118,43 @@ def celery_worker_process(
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+_RECEIVED = re.compile(rb"Task [\w.]+\[([0-9a-f-]+)\] received")
+# Every line celery.app.trace writes about a task ends one run of it: succeeded, raised,
+# retry (the retry is received again), rejected, ignored, internal error.
+_ENDED = re.compile(rb"celery\.app\.trace Task [\w.]+\[([0-9a-f-]+)\]")
+
+
+def _worker_busy(log: Path) -> bool:
+    text = log.read_bytes()
+    ended = Counter(_ENDED.findall(text))
+    return any(count > ended[task] for task, count in Counter(_RECEIVED.findall(text)).items())
+
+
+@pytest.fixture
+def celery_worker_process(
+    transactional_db: None, _celery_worker: subprocess.Popen[bytes]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The session's worker, idle again before the test's tables are emptied.
+
+    A test ends when what it checks is done, but the work it set off goes on: the compiled
+    check and the SHAP report queued after a validation, a webhook's retries. Emptying the
+    tables under a running task deadlocks on PostgreSQL (TRUNCATE against the task's reads) and
+    lets the task write into the next test. So wait, up to a minute, until every task the
+    worker received has ended and nothing new arrived for a moment."""
+    yield _celery_worker
+    log: Path = _celery_worker.log_path  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    quiet_since: float | None = None
+    while time.monotonic() < deadline and _celery_worker.poll() is None:
+        if _worker_busy(log):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.5:  # what was just queued has been received
+            return
+        time.sleep(0.2)
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "condition") -> Any:
