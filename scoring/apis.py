@@ -171,11 +171,27 @@ def _serve(
         )  # fmt: skip
 
 
+# Version 7 (RFC 9562) in bits 76-79 and the RFC variant in bits 62-63 of every id.
+_V7 = (0x7 << 76) | (0b10 << 62)
+_RAND_B = (1 << 62) - 1
+
+
 def prediction_ids(count: int) -> list[uuid.UUID]:
-    """``count`` random (version 4) UUIDs from one ``os.urandom`` call: ``uuid.uuid4()`` makes
-    a system call per id, which a 100-row request feels."""
-    raw = os.urandom(16 * count)
-    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+    """``count`` time-ordered ids (UUID version 7: the millisecond, then 74 random bits) from
+    one ``os.urandom`` call.
+
+    Time-ordered, so the prediction log's primary key grows at its end instead of at random
+    places in its B-tree (bench/serving_profile.py: the log's inserts of 100-row requests
+    cheaper by a quarter on SQLite; on PostgreSQL, random UUID keys are the classic cause of
+    index bloat). Built here rather than one ``uuid6.uuid7()`` call per id (Python 3.11 has no
+    ``uuid.uuid7``): a 100-row request would pay a hundred calls and system calls."""
+    prefix = (time.time_ns() // 1_000_000) << 80 | _V7
+    raw = os.urandom(10 * count)
+    ids = []
+    for i in range(0, 10 * count, 10):
+        bits = int.from_bytes(raw[i : i + 10], "big")  # 80 random bits: 12 for rand_a, 62 for b
+        ids.append(uuid.UUID(int=prefix | (bits >> 68) << 64 | (bits & _RAND_B)))
+    return ids
 
 
 def observe(
@@ -237,7 +253,7 @@ def log_predictions(
     return prediction_log.append(
         Entry(
             ids=ids,
-            request_id=uuid.uuid4(),
+            request_id=prediction_ids(1)[0],
             registered_model_id=served.registered_model_id,
             model_version_id=served.id,
             stage=stage,

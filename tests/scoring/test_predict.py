@@ -228,6 +228,33 @@ def test_bad_bodies_are_4xx_and_never_500(risk_model: Any, owner: Any, settings:
     assert post(URL, b"{}", key, CONTENT_TYPE=latin).status_code == 415
 
 
+def test_prediction_ids_are_time_ordered_uuid7s_so_the_log_grows_at_its_end(
+    risk_model: Any, owner: Any
+) -> None:
+    import time
+    import uuid
+
+    serve(risk_model, 1, model=mf.pipeline_model(), uploaded_by=owner, stage="production")
+    key = key_for(owner)
+    before_ms = time.time_ns() // 1_000_000
+    first = [uuid.UUID(i) for i in post(URL, bodies(sample(5))["instances"], key).json()[
+        "prediction_ids"
+    ]]  # fmt: skip
+    time.sleep(0.002)
+    second = [uuid.UUID(i) for i in post(URL, bodies(sample(5))["instances"], key).json()[
+        "prediction_ids"
+    ]]  # fmt: skip
+    after_ms = time.time_ns() // 1_000_000
+
+    assert {i.version for i in first + second} == {7}
+    assert {i.variant for i in first + second} == {uuid.RFC_4122}
+    assert len(set(first + second)) == 10
+    assert max(first) < min(second)  # a later request's rows sort after an earlier one's
+    assert all(before_ms <= i.int >> 80 <= after_ms for i in first + second)
+    prediction_log.flush()
+    assert {p.request_id.version for p in Prediction.objects.all()} == {7}
+
+
 def test_each_prediction_is_logged_with_its_id_inputs_and_outputs(
     risk_model: Any, owner: Any
 ) -> None:
