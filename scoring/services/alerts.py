@@ -176,15 +176,20 @@ def alerts_evaluate(*, model_version: ModelVersion, now: datetime | None = None)
                 )  # fmt: skip
                 changed.append(alert)
             elif not condition.crossed and active is not None:
-                active.status = AlertStatus.RESOLVED
-                active.resolved_at = now
-                active.save(update_fields=["status", "resolved_at"])
-                audit_record(
-                    actor=None, action="monitoring.alert_resolve", model_version=model_version,
-                    payload={**_payload(active), "value_now": condition.value},
-                )  # fmt: skip
+                _resolve(active, now=now, why={"value_now": condition.value})
                 changed.append(active)
     return changed
+
+
+def _resolve(alert: Alert, *, now: datetime, why: dict[str, Any]) -> None:
+    """Resolve a locked active alert, audited (``model.alert_resolved`` for its webhooks)."""
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at = now
+    alert.save(update_fields=["status", "resolved_at"])
+    audit_record(
+        actor=None, action="monitoring.alert_resolve", model_version=alert.model_version,
+        payload={**_payload(alert), **why},
+    )  # fmt: skip
 
 
 def alerts_resolve_unmonitored(*, monitored: list[int], now: datetime | None = None) -> int:
@@ -204,13 +209,7 @@ def alerts_resolve_unmonitored(*, monitored: list[int], now: datetime | None = N
             )
             if alert is None:
                 continue
-            alert.status = AlertStatus.RESOLVED
-            alert.resolved_at = now
-            alert.save(update_fields=["status", "resolved_at"])
-            audit_record(
-                actor=None, action="monitoring.alert_resolve", model_version=alert.model_version,
-                payload={**_payload(alert), "reason": "version no longer served"},
-            )  # fmt: skip
+            _resolve(alert, now=now, why={"reason": "version no longer served"})
             count += 1
     return count
 
