@@ -98,6 +98,19 @@ _JOB = {
         "url": {"type": "string"},
         "result_url": {"type": "string", "nullable": True},
         "errors_url": {"type": "string", "nullable": True},
+        "files_expire_at": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "When the retention sweep deletes the job's files "
+            "(MODELGATE_BATCH_RETENTION_DAYS after it finished; null: kept).",
+        },
+        "files_expired_at": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "When the files were deleted; downloads then answer 410.",
+        },
     },
 }
 _BATCH_SECURITY = [{"tokenAuth": []}, {"cookieAuth": []}]
@@ -180,7 +193,7 @@ def _batch_paths() -> dict[str, Any]:
                         },
                         "description": "The result file.",
                     },
-                    **{code: _ERROR for code in ("401", "404", "409")},
+                    **{code: _ERROR for code in ("401", "404", "409", "410")},
                 },
             }
         },
@@ -199,7 +212,7 @@ def _batch_paths() -> dict[str, Any]:
                         "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
                         "description": "The errors file.",
                     },
-                    **{code: _ERROR for code in ("401", "404", "409")},
+                    **{code: _ERROR for code in ("401", "404", "409", "410")},
                 },
             }
         },

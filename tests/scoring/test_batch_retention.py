@@ -198,3 +198,14 @@ def test_beat_runs_the_retention_sweep_hourly() -> None:
     assert len(entries) == 1 and entries[0]["schedule"] == 3600.0
     assert entries[0]["options"]["expires"] == 3600.0  # a late run is superseded by the next
     assert django_settings.MODELGATE_BATCH_RETENTION_DAYS == 30
+
+
+def test_the_openapi_schema_documents_expiry() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path in ("/api/v1/batch/{job_id}/result/", "/api/v1/batch/{job_id}/errors/"):
+        assert "410" in schema["paths"][path]["get"]["responses"]
+    job = schema["paths"]["/api/v1/batch/{job_id}/"]["get"]["responses"]["200"]
+    properties = job["content"]["application/json"]["schema"]["properties"]
+    assert {"files_expire_at", "files_expired_at"} <= set(properties)
